@@ -1,0 +1,268 @@
+"""A small certificate factory: roots, intermediates and leaves with `cryptography`.
+
+Used by the lab (its CAs and host certificates) and by the tests (every finding code is provoked
+by a real chain made here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+
+SERVER_AUTH = ExtendedKeyUsageOID.SERVER_AUTH
+CLIENT_AUTH = ExtendedKeyUsageOID.CLIENT_AUTH
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def new_key(kind: str = "ec", bits: int = 2048) -> PrivateKey:
+    """`kind` is "ec" (P-256, or P-192 when bits < 256) or "rsa" (with `bits`)."""
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    curve = ec.SECP192R1() if bits < 256 else ec.SECP256R1()
+    return ec.generate_private_key(curve)
+
+
+@dataclass
+class Issued:
+    cert: x509.Certificate
+    key: PrivateKey = field(repr=False)
+
+    def der(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+    def pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    @property
+    def sha1(self) -> str:
+        return self.cert.fingerprint(hashes.SHA1()).hex().upper()  # the Windows thumbprint is SHA-1
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "mfa_server.tls lab"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+        ]
+    )
+
+
+# cryptography refuses to sign with SHA-1 or MD5; the tests need such certificates (WEAK_SIGNATURE), so
+# they are made by signing with SHA-256 and re-signing the TBS part with the legacy hash. The RSA
+# signature OIDs for SHA-256, SHA-1 and MD5 have the same length, so a byte swap keeps the DER valid.
+_RSA_SIGNATURE_OIDS = {
+    "sha256": bytes.fromhex("06092a864886f70d01010b"),
+    "sha1": bytes.fromhex("06092a864886f70d010105"),
+    "md5": bytes.fromhex("06092a864886f70d010104"),
+}
+
+
+def _der_length(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    encoded = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(encoded)]) + encoded
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    return bytes([tag]) + _der_length(len(content)) + content
+
+
+def _sign(builder: x509.CertificateBuilder, signer: PrivateKey, hash_alg: hashes.HashAlgorithm | None):
+    if hash_alg is None or hash_alg.name not in ("sha1", "md5"):
+        return builder.sign(signer, hash_alg or hashes.SHA256())
+    if not isinstance(signer, rsa.RSAPrivateKey):
+        raise ValueError("legacy (SHA-1/MD5) signatures are only made with RSA issuer keys")
+    modern = builder.sign(signer, hashes.SHA256())
+    legacy_oid = _RSA_SIGNATURE_OIDS[hash_alg.name]
+    tbs = modern.tbs_certificate_bytes.replace(_RSA_SIGNATURE_OIDS["sha256"], legacy_oid, 1)
+    signature = signer.sign(tbs, padding.PKCS1v15(), hash_alg)
+    algorithm = _der(0x30, legacy_oid + b"\x05\x00")
+    certificate = _der(0x30, tbs + algorithm + _der(0x03, b"\x00" + signature))
+    return x509.load_der_x509_certificate(certificate)
+
+
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key,
+    not_before: dt.datetime | None,
+    not_after: dt.datetime | None,
+) -> x509.CertificateBuilder:
+    start = not_before or now() - dt.timedelta(days=1)
+    end = not_after or start + dt.timedelta(days=365)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+    )
+
+
+def _aia(url: str) -> x509.AuthorityInformationAccess:
+    return x509.AuthorityInformationAccess(
+        [
+            x509.AccessDescription(
+                x509.AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url)
+            )
+        ]
+    )
+
+
+def make_root(
+    common_name: str,
+    *,
+    key: PrivateKey | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    hash_alg: hashes.HashAlgorithm | None = None,
+) -> Issued:
+    key = key or new_key()
+    name = _name(common_name)
+    builder = (
+        _builder(name, name, key.public_key(), not_before, not_after or now() + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    return Issued(_sign(builder, key, hash_alg), key)
+
+
+def make_intermediate(
+    issuer: Issued,
+    common_name: str,
+    *,
+    key: PrivateKey | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    hash_alg: hashes.HashAlgorithm | None = None,
+    aia_url: str | None = None,
+) -> Issued:
+    key = key or new_key()
+    builder = (
+        _builder(
+            _name(common_name),
+            issuer.cert.subject,
+            key.public_key(),
+            not_before,
+            not_after or now() + dt.timedelta(days=1825),
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_ca_key_usage(), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(_aki(issuer), critical=False)
+    )
+    if aia_url:
+        builder = builder.add_extension(_aia(aia_url), critical=False)
+    return Issued(_sign(builder, issuer.key, hash_alg), key)
+
+
+def make_leaf(
+    issuer: Issued | None,
+    names: list[str],
+    *,
+    common_name: str | None = None,
+    key: PrivateKey | None = None,
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+    hash_alg: hashes.HashAlgorithm | None = None,
+    eku: list[x509.ObjectIdentifier] | None = None,
+    aia_url: str | None = None,
+    include_san: bool = True,
+) -> Issued:
+    """A server certificate for `names` (DNS names or IP addresses). `issuer=None` makes it self-signed."""
+    key = key or new_key()
+    subject = _name(common_name or (names[0] if names else "server"))
+    issuer_name = issuer.cert.subject if issuer else subject
+    builder = (
+        _builder(subject, issuer_name, key.public_key(), not_before, not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_leaf_key_usage(key), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(eku if eku is not None else [SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer:
+        builder = builder.add_extension(_aki(issuer), critical=False)
+    if include_san and names:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
+        )
+    if aia_url:
+        builder = builder.add_extension(_aia(aia_url), critical=False)
+    signer = issuer.key if issuer else key
+    return Issued(_sign(builder, signer, hash_alg), key)
+
+
+def pfx_bytes(leaf: Issued, chain: list[Issued], password: str | None, *, include_key: bool = True) -> bytes:
+    """A PKCS#12 file as Windows' certificate export writes it (leaf, its key, then the chain)."""
+    encryption = (
+        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    )
+    return pkcs12.serialize_key_and_certificates(
+        name=b"mfa_server.tls",
+        key=leaf.key if include_key else None,
+        cert=leaf.cert,
+        cas=[c.cert for c in chain] or None,
+        encryption_algorithm=encryption,
+    )
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _aki(issuer: Issued) -> x509.AuthorityKeyIdentifier:
+    return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key())
+
+
+def _ca_key_usage() -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=True,
+        crl_sign=True,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _leaf_key_usage(key: PrivateKey) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=isinstance(key, rsa.RSAPrivateKey),
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
