@@ -1,0 +1,233 @@
+# Copyright: mfa_server.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Facts about single X.509 certificates: names, keys, signatures, host name matching."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import warnings
+
+try:
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    HAS_CRYPTOGRAPHY = True
+except ImportError:  # reported by the module with missing_required_lib
+    HAS_CRYPTOGRAPHY = False
+
+
+def load_der(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
+
+
+def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
+    """Every certificate in a PEM bundle.
+
+    cryptography warns about (and will one day refuse) certificates with a non-positive serial, one of
+    which sits in the Mozilla bundle; it is still a root phones trust, so it is kept and the warning muted.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*serial number.*")
+        return x509.load_pem_x509_certificates(data)
+
+
+def load_certificates(data: bytes) -> list[x509.Certificate]:
+    """Certificates from PEM, DER or a PKCS#7 certs-only blob (what AIA URLs serve)."""
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    if b"-----BEGIN PKCS7-----" in data:
+        return pkcs7.load_pem_pkcs7_certificates(data)
+    if b"-----BEGIN CERTIFICATE-----" in data:
+        return load_pem_bundle(data)
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        return pkcs7.load_der_pkcs7_certificates(data)
+
+
+def der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def sha1_thumbprint(cert: x509.Certificate) -> str:
+    """Windows calls this the thumbprint: upper-case hex of the SHA-1 of the DER."""
+    return cert.fingerprint(hashes.SHA1()).hex().upper()
+
+
+def sha256_thumbprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA256()).hex().upper()
+
+
+def common_name(name: x509.Name) -> str:
+    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(values[0].value) if values else name.rfc4514_string()
+
+
+def label(cert: x509.Certificate) -> str:
+    """How messages name a certificate: its common name and thumbprint."""
+    return f"'{common_name(cert.subject)}' ({sha1_thumbprint(cert)[:16]}...)"
+
+
+def not_before(cert: x509.Certificate) -> dt.datetime:
+    return cert.not_valid_before_utc
+
+
+def not_after(cert: x509.Certificate) -> dt.datetime:
+    return cert.not_valid_after_utc
+
+
+def subject_alt_names(cert: x509.Certificate) -> list[str]:
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    return [str(n) for n in san.get_values_for_type(x509.DNSName)] + [
+        str(ip) for ip in san.get_values_for_type(x509.IPAddress)
+    ]
+
+
+def describe(cert: x509.Certificate) -> dict[str, object]:
+    return {
+        "subject": cert.subject.rfc4514_string(),
+        "issuer": cert.issuer.rfc4514_string(),
+        "sha1": sha1_thumbprint(cert),
+        "sha256": sha256_thumbprint(cert),
+        "not_before": not_before(cert).isoformat(),
+        "not_after": not_after(cert).isoformat(),
+        "subject_alt_names": subject_alt_names(cert),
+        "key": key_description(cert),
+        "signature_hash": signature_hash_name(cert),
+    }
+
+
+def key_type_and_bits(cert: x509.Certificate) -> tuple[str, int]:
+    key = cert.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RSA", key.key_size
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return "EC", key.curve.key_size
+    if isinstance(key, dsa.DSAPublicKey):
+        return "DSA", key.key_size
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519", 256
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448", 456
+    return type(key).__name__, 0
+
+
+def key_description(cert: x509.Certificate) -> str:
+    kind, bits = key_type_and_bits(cert)
+    return f"{kind} {bits}"
+
+
+def signature_hash_name(cert: x509.Certificate) -> str:
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return "unknown"
+    return algorithm.name if algorithm is not None else "none"
+
+
+def is_self_issued(cert: x509.Certificate) -> bool:
+    return cert.issuer == cert.subject
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    return is_self_issued(cert) and signed_by(cert, cert)
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether `issuer` names and signed `cert`, for any signature hash (SHA-1 and MD5 included).
+
+    cryptography's own check refuses legacy hashes; the diagnosis needs to see through them to say
+    *why* a chain is refused.
+    """
+    if cert.issuer != issuer.subject:
+        return False
+    key = issuer.public_key()
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            pad = cert.signature_algorithm_parameters
+            if not isinstance(pad, padding.PSS | padding.PKCS1v15):
+                pad = padding.PKCS1v15()
+            key.verify(cert.signature, cert.tbs_certificate_bytes, pad, cert.signature_hash_algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes)
+        else:
+            return False
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        return False
+    return True
+
+
+def allows_server_auth(cert: x509.Certificate) -> bool:
+    """No EKU extension means any use (RFC 5280); with one, serverAuth must be listed."""
+    try:
+        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return True
+    return ExtendedKeyUsageOID.SERVER_AUTH in usages
+
+
+def aia_ca_issuer_urls(cert: x509.Certificate) -> list[str]:
+    try:
+        aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    except x509.ExtensionNotFound:
+        return []
+    return [
+        d.access_location.value
+        for d in aia
+        if d.access_method == x509.AuthorityInformationAccessOID.CA_ISSUERS
+        and isinstance(d.access_location, x509.UniformResourceIdentifier)
+    ]
+
+
+def host_as_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The host as an IP address, or None for a DNS name."""
+    try:
+        return ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+
+
+def dns_name_matches(pattern: str, host: str) -> bool:
+    """RFC 6125 as phones apply it: a wildcard is a whole left-most label, matches exactly one label,
+    and needs at least two labels after it (no `*.com`)."""
+    pattern = pattern.lower().rstrip(".")
+    host = host.lower().rstrip(".")
+    if "*" not in pattern:
+        return pattern == host
+    pattern_labels = pattern.split(".")
+    host_labels = host.split(".")
+    if pattern_labels[0] != "*" or "*" in ".".join(pattern_labels[1:]) or len(pattern_labels) < 3:
+        return False
+    return (
+        len(host_labels) == len(pattern_labels)
+        and host_labels[0] != ""
+        and host_labels[1:] == pattern_labels[1:]
+    )
+
+
+def matches_host(cert: x509.Certificate, host: str) -> bool:
+    """Only Subject Alternative Names count; the common name is ignored, as phones ignore it."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    address = host_as_ip(host)
+    if address is not None:
+        return address in san.get_values_for_type(x509.IPAddress)
+    return any(dns_name_matches(name, host) for name in san.get_values_for_type(x509.DNSName))

@@ -1,0 +1,89 @@
+# Copyright: mfa_server.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Finding codes: the public contract of every verdict this collection gives.
+
+A code never changes meaning; new codes may be added. `compliant` means no finding of severity error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+ERROR = "error"
+WARNING = "warning"
+INFO = "info"
+
+# code -> (severity, remediation). Messages are built where the finding is made, naming the certificate.
+CATALOGUE: dict[str, tuple[str, str]] = {
+    "PRIVATE_CA": (
+        ERROR,
+        "Replace the certificate with one issued by a publicly trusted CA; phones ignore roots installed by hand.",
+    ),
+    "SELF_SIGNED": (
+        ERROR,
+        "Replace the self-signed certificate with one issued by a publicly trusted CA.",
+    ),
+    "INCOMPLETE_CHAIN": (
+        ERROR,
+        "Import the missing intermediate certificate(s) into LocalMachine\\CA (Intermediate Certification "
+        "Authorities) on the server so that IIS sends the full chain; phones do not fetch intermediates.",
+    ),
+    "HOSTNAME_MISMATCH": (
+        ERROR,
+        "Use a certificate whose Subject Alternative Names include the host name clients use "
+        "(the common name alone is not checked by phones).",
+    ),
+    "EXPIRED": (ERROR, "Renew the certificate and bind the renewed one."),
+    "NOT_YET_VALID": (
+        ERROR,
+        "Bind a certificate that is already valid, or check the server's clock and the certificate's notBefore.",
+    ),
+    "EXPIRING_SOON": (WARNING, "Renew the certificate before it expires and bind the renewed one."),
+    "WEAK_SIGNATURE": (ERROR, "Reissue the certificate signed with SHA-256 or stronger."),
+    "WEAK_KEY": (
+        ERROR,
+        "Reissue the certificate with an RSA key of at least 2048 bits or an EC key of at least 256 bits.",
+    ),
+    "NO_SERVER_AUTH": (
+        ERROR,
+        "Use a certificate issued for TLS servers (Extended Key Usage: Server Authentication).",
+    ),
+    "LEGACY_TLS_ONLY": (
+        ERROR,
+        "Enable TLS 1.2 (and 1.3 where supported) in SCHANNEL on the server; phones refuse TLS 1.0 and 1.1.",
+    ),
+    "UNREACHABLE": (
+        ERROR,
+        "Check that the address and port are right, the site is started, and no firewall blocks the path.",
+    ),
+    "HTTP_NOT_FOUND": (
+        ERROR,
+        "Check the URL path and that the web component (e.g. the Mobile App Web Service) is installed there.",
+    ),
+    "UNTRUSTED": (
+        ERROR,
+        "The chain fails validation for a reason not covered by another finding; inspect the certificate chain.",
+    ),
+    "CHAIN_ORDER": (INFO, "Nothing is required; some old clients need the chain sent in issuing order."),
+    "ROOT_SENT": (INFO, "Nothing is required; the server need not send the root, clients already hold it."),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: str
+    message: str
+    remediation: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def finding(code: str, message: str) -> Finding:
+    severity, remediation = CATALOGUE[code]
+    return Finding(code=code, severity=severity, message=message, remediation=remediation)
+
+
+def has_error(findings: list[Finding]) -> bool:
+    return any(f.severity == ERROR for f in findings)

@@ -1,0 +1,297 @@
+#!/usr/bin/python
+# Copyright: mfa_server.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: tls_probe
+short_description: Judge HTTPS endpoints the way a phone does
+version_added: 0.1.0
+description:
+  - Connects to each target like the Microsoft Authenticator app on a phone would (SNI, TLS 1.2 at least,
+    only the trust store's roots, no fetching of missing intermediates), records the certificate chain
+    exactly as the server sent it, judges it and requests the URL's path to record the HTTP status.
+  - Every problem found is a finding with a stable C(code), a C(severity), a message naming the
+    certificate involved and a remediation sentence. One cause does not hide another; a private-CA
+    chain that is also expired reports both.
+  - Runs on the controller (or wherever it is delegated) and changes nothing.
+  - "Finding codes: V(PRIVATE_CA), V(SELF_SIGNED), V(INCOMPLETE_CHAIN), V(HOSTNAME_MISMATCH), V(EXPIRED),
+    V(NOT_YET_VALID), V(WEAK_SIGNATURE), V(WEAK_KEY), V(NO_SERVER_AUTH), V(LEGACY_TLS_ONLY), V(UNREACHABLE),
+    V(HTTP_NOT_FOUND), V(UNTRUSTED) (errors); V(EXPIRING_SOON) (warning); V(CHAIN_ORDER), V(ROOT_SENT) (info)."
+author:
+  - mfa_server.tls contributors
+options:
+  targets:
+    description:
+      - The endpoints to probe.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      url:
+        description:
+          - The https URL a phone would use, for example the Mobile App Web Service URL.
+          - Its host is sent as SNI and in the Host header and must be named by the certificate.
+        type: str
+        required: true
+      address:
+        description:
+          - Where to connect, as C(host:port) or C([v6address]:port), when DNS for the URL's host would not
+            lead to the server (a load balancer, a lab, a server not yet in DNS).
+          - Defaults to the URL's host and port.
+        type: str
+  trust_bundle:
+    description:
+      - A PEM file of the root CAs the phone trusts.
+      - Defaults to Mozilla's roots as shipped by the Python C(certifi) package.
+    type: path
+  extra_intermediates:
+    description:
+      - PEM files of intermediate certificates to use when diagnosing an incomplete chain.
+      - They never make a chain trusted; they only let the finding say which intermediate is missing.
+    type: list
+    elements: path
+    default: []
+  fetch_aia:
+    description:
+      - Download a missing intermediate from the certificate's Authority Information Access URL to
+        diagnose an incomplete chain. The verdict never uses it, as phones do not.
+    type: bool
+    default: true
+  expiry_warning_days:
+    description:
+      - Report V(EXPIRING_SOON) when the leaf certificate expires within this many days.
+    type: int
+    default: 30
+  timeout:
+    description:
+      - Seconds allowed for each connection, handshake and HTTP answer.
+    type: float
+    default: 10
+  concurrency:
+    description:
+      - How many targets are probed at the same time.
+    type: int
+    default: 16
+notes:
+  - Supports check mode; it never changes anything.
+  - Revocation (CRL, OCSP) is not checked.
+requirements:
+  - cryptography >= 42
+  - certifi (for the default trust store)
+seealso:
+  - name: Microsoft Authenticator activation fails with NotFound
+    description: The private-CA certificate problem this collection fixes.
+    link: https://learn.microsoft.com/entra/identity/authentication/howto-mfaserver-deploy-mobileapp
+"""
+
+EXAMPLES = r"""
+- name: Judge the Mobile App Web Service as a phone would
+  mfa_server.tls.tls_probe:
+    targets:
+      - url: https://mfa.contoso.com/MultiFactorAuthMobileAppWebService/PfPaWs.asmx
+  delegate_to: localhost
+  register: probe
+
+- name: Probe a server that is not in DNS yet, against a private trust bundle
+  mfa_server.tls.tls_probe:
+    targets:
+      - url: https://mfa.contoso.com/MultiFactorAuth/
+        address: 192.0.2.10:443
+    trust_bundle: /etc/pki/phone-roots.pem
+    expiry_warning_days: 45
+
+- name: Fail when any endpoint is not compliant
+  ansible.builtin.assert:
+    that: probe.compliant
+    fail_msg: "{{ probe.results | map(attribute='findings') | flatten | map(attribute='message') | list }}"
+"""
+
+RETURN = r"""
+compliant:
+  description: Whether every target is compliant (no finding of severity error).
+  returned: always
+  type: bool
+  sample: false
+results:
+  description: One entry per target, in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    url:
+      description: The URL probed.
+      type: str
+      returned: always
+      sample: https://mfa.contoso.com/MultiFactorAuthMobileAppWebService/PfPaWs.asmx
+    host:
+      description: The host name asked for (SNI, Host header, name matched against the certificate).
+      type: str
+      returned: always
+      sample: mfa.contoso.com
+    address:
+      description: Where the probe connected, C(host:port).
+      type: str
+      returned: always
+      sample: 192.0.2.10:443
+    tls_version:
+      description: The TLS version negotiated, or null when no handshake completed.
+      type: str
+      returned: always
+      sample: TLSv1.3
+    http_status:
+      description: The HTTP status of a GET for the URL's path, or null when there was no HTTP answer.
+      type: int
+      returned: always
+      sample: 200
+    http_error:
+      description: Why there is no HTTP status, or null.
+      type: str
+      returned: always
+      sample: null
+    presented_chain:
+      description: The certificates exactly as the server sent them, leaf first.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        subject:
+          description: Subject distinguished name (RFC 4514).
+          type: str
+          returned: always
+          sample: CN=mfa.contoso.com
+        issuer:
+          description: Issuer distinguished name (RFC 4514).
+          type: str
+          returned: always
+          sample: CN=Contoso Issuing CA,DC=contoso,DC=com
+        sha1:
+          description: SHA-1 thumbprint, upper-case hex, as Windows shows it.
+          type: str
+          returned: always
+          sample: 3B1EFD3A66EA28B16697394703A72CA340A05BD5
+        sha256:
+          description: SHA-256 fingerprint, upper-case hex.
+          type: str
+          returned: always
+        not_before:
+          description: Start of validity (ISO 8601, UTC).
+          type: str
+          returned: always
+          sample: "2026-01-01T00:00:00+00:00"
+        not_after:
+          description: End of validity (ISO 8601, UTC).
+          type: str
+          returned: always
+          sample: "2027-01-01T00:00:00+00:00"
+    trusted:
+      description: Whether the chain as sent validates for the host name against the trust store over TLS 1.2 or later.
+      type: bool
+      returned: always
+      sample: false
+    compliant:
+      description: Whether no finding of severity error was made.
+      type: bool
+      returned: always
+      sample: false
+    findings:
+      description: Every problem found.
+      type: list
+      elements: dict
+      returned: always
+      contains:
+        code:
+          description: Stable finding code (see the module description).
+          type: str
+          returned: always
+          sample: PRIVATE_CA
+        severity:
+          description: One of V(error), V(warning), V(info).
+          type: str
+          returned: always
+          sample: error
+        message:
+          description: What is wrong, naming the certificate involved.
+          type: str
+          returned: always
+          sample: "The chain of 'mfa.contoso.com' (3B1EFD3A66EA28B1...) ends at the root 'Contoso Root CA' ..."
+        remediation:
+          description: What to do about it.
+          type: str
+          returned: always
+          sample: Replace the certificate with one issued by a publicly trusted CA.
+"""
+
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, tls_client, trust_store
+    from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy
+    from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup import IssuerLookup
+    from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings, probe_all
+
+    IMPORT_ERROR = None
+except ImportError:
+    IMPORT_ERROR = traceback.format_exc()
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "targets": {
+                "type": "list",
+                "elements": "dict",
+                "required": True,
+                "options": {"url": {"type": "str", "required": True}, "address": {"type": "str"}},
+            },
+            "trust_bundle": {"type": "path"},
+            "extra_intermediates": {"type": "list", "elements": "path", "default": []},
+            "fetch_aia": {"type": "bool", "default": True},
+            "expiry_warning_days": {"type": "int", "default": 30},
+            "timeout": {"type": "float", "default": 10},
+            "concurrency": {"type": "int", "default": 16},
+        },
+        supports_check_mode=True,
+    )
+    if IMPORT_ERROR or not certificates.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography >= 42"), exception=IMPORT_ERROR)
+    params = module.params
+    for name in ("timeout", "concurrency"):
+        if params[name] <= 0:
+            module.fail_json(msg=f"{name} must be greater than 0, got {params[name]}.")
+    if params["expiry_warning_days"] < 0:
+        module.fail_json(msg=f"expiry_warning_days must be 0 or more, got {params['expiry_warning_days']}.")
+    try:
+        targets = [tls_client.parse_target(t["url"], t.get("address")) for t in params["targets"]]
+        store = trust_store.load(params["trust_bundle"])
+        extra = [cert for path in params["extra_intermediates"] for cert in _read_pem_file(path)]
+    except (tls_client.TargetError, trust_store.TrustStoreError) as error:
+        module.fail_json(msg=str(error))
+
+    settings = ProbeSettings(
+        store=store,
+        issuer_lookup=IssuerLookup(extra, params["fetch_aia"], params["timeout"]),
+        policy=Policy(expiry_warning_days=params["expiry_warning_days"]),
+        timeout=params["timeout"],
+        concurrency=params["concurrency"],
+    )
+    results = probe_all(targets, settings)
+    module.exit_json(changed=False, compliant=all(r["compliant"] for r in results), results=results)
+
+
+def _read_pem_file(path: str) -> list:
+    try:
+        with open(path, "rb") as handle:
+            return certificates.load_pem_bundle(handle.read())
+    except (OSError, ValueError) as error:
+        raise trust_store.TrustStoreError(
+            f"Cannot read intermediates from {path}: {error}; give PEM files of certificates."
+        ) from error
+
+
+if __name__ == "__main__":
+    main()
