@@ -159,7 +159,9 @@ def make_intermediate(
     not_after: dt.datetime | None = None,
     hash_alg: hashes.HashAlgorithm | None = None,
     aia_url: str | None = None,
+    path_length: int | None = 0,
 ) -> Issued:
+    """An issuing CA; `path_length=None` lets it sign further intermediates."""
     key = key or new_key()
     builder = (
         _builder(
@@ -169,7 +171,7 @@ def make_intermediate(
             not_before,
             not_after or now() + dt.timedelta(days=1825),
         )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_ca_key_usage(), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(_aki(issuer), critical=False)

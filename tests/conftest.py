@@ -1,10 +1,14 @@
-"""Makes `ansible_collections.mfa_server.tls` importable from the working tree (see Makefile setup)."""
+"""The working tree is importable as `ansible_collections.mfa_server.tls` through a link `make setup` makes."""
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-COLLECTIONS = ROOT / ".cache" / "collections"
-if not (COLLECTIONS / "ansible_collections" / "mfa_server" / "tls").exists():
-    raise RuntimeError("The collection link is missing: run `make setup` first.")
-sys.path.insert(0, str(COLLECTIONS))
+LINK = (
+    Path(__file__).resolve().parent.parent
+    / ".cache"
+    / "collections"
+    / "ansible_collections"
+    / "mfa_server"
+    / "tls"
+)
+if not LINK.exists():
+    raise RuntimeError(f"{LINK} is missing: run `make setup` first.")

@@ -26,6 +26,9 @@ except ImportError:  # reported by the module with missing_required_lib
 
 MAX_CHAIN_DEPTH = 8
 WEAK_HASHES = frozenset({"sha1", "md5"})
+# cryptography's WebPKI profile accepts some keys phones refuse (RSA 1024 leaves): these findings
+# make a chain untrusted even when path validation passes.
+PHONE_REFUSES = frozenset({"WEAK_KEY", "WEAK_SIGNATURE"})
 
 # Looks up a missing issuer: given the certificate whose issuer is missing, returns candidates.
 IssuerLookup = Callable[["x509.Certificate"], list["x509.Certificate"]]
@@ -70,7 +73,11 @@ def evaluate_chain(
     policy: Policy | None = None,
     find_missing_issuer: IssuerLookup | None = None,
 ) -> Evaluation:
-    """Judge the chain a server sent (leaf first, as sent) for a client that asked for `host`."""
+    """Judge the chain a server sent (leaf first, as sent) for a client that asked for `host`.
+
+    `trusted`: the chain as sent validates for `host` against `store` at `at` (WebPKI profile), and
+    no key or signature in it is one phones refuse.
+    """
     if not presented:
         raise ValueError("the server sent no certificate")
     at = at or dt.datetime.now(dt.UTC)
@@ -92,6 +99,7 @@ def evaluate_chain(
             )
         )
     findings += _presentation_findings(presented, walk)
+    trusted = trusted and not any(f.code in PHONE_REFUSES for f in findings)
     if not trusted and not has_error(findings):
         findings.append(
             finding(

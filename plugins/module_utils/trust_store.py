@@ -40,6 +40,10 @@ class TrustStore:
                 data = handle.read()
         except OSError as error:
             raise TrustStoreError(f"Cannot read the trust bundle {path}: {error.strerror}.") from error
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            raise TrustStoreError(
+                f"The trust bundle {path} holds no certificates; give a PEM file of root CAs."
+            )
         try:
             roots = certificates.load_pem_bundle(data)
         except ValueError as error:
