@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import ssl
 import urllib.parse
+import warnings
 from dataclasses import dataclass, field
 
 MAX_STATUS_LINE = 8192
@@ -87,8 +88,11 @@ def _context(legacy: bool) -> ssl.SSLContext:
     # Security level 0 lets the handshake finish with weak keys and SHA-1 chains, so they can be judged.
     context.set_ciphers("DEFAULT:@SECLEVEL=0")
     if legacy:
-        context.minimum_version = ssl.TLSVersion.TLSv1
-        context.maximum_version = ssl.TLSVersion.TLSv1_1
+        # Python deprecates these versions; the probe needs them only to tell a legacy-only server apart.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
     else:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
     return context

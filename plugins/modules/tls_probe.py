@@ -239,22 +239,25 @@ except ImportError:
     IMPORT_ERROR = traceback.format_exc()
 
 
+ARGUMENT_SPEC = {
+    "targets": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {"url": {"type": "str", "required": True}, "address": {"type": "str"}},
+    },
+    "trust_bundle": {"type": "path"},
+    "extra_intermediates": {"type": "list", "elements": "path", "default": []},
+    "fetch_aia": {"type": "bool", "default": True},
+    "expiry_warning_days": {"type": "int", "default": 30},
+    "timeout": {"type": "float", "default": 10},
+    "concurrency": {"type": "int", "default": 16},
+}
+
+
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "targets": {
-                "type": "list",
-                "elements": "dict",
-                "required": True,
-                "options": {"url": {"type": "str", "required": True}, "address": {"type": "str"}},
-            },
-            "trust_bundle": {"type": "path"},
-            "extra_intermediates": {"type": "list", "elements": "path", "default": []},
-            "fetch_aia": {"type": "bool", "default": True},
-            "expiry_warning_days": {"type": "int", "default": 30},
-            "timeout": {"type": "float", "default": 10},
-            "concurrency": {"type": "int", "default": 16},
-        },
+        argument_spec=ARGUMENT_SPEC,
         supports_check_mode=True,
     )
     if IMPORT_ERROR or not certificates.HAS_CRYPTOGRAPHY:
