@@ -39,7 +39,7 @@ class HTTPSServer:
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.address = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @staticmethod
     def _context(chain_pem: list[bytes], key_pem: bytes, max_tls: ssl.TLSVersion | None) -> ssl.SSLContext:
@@ -101,7 +101,7 @@ class FileServer:
 
         self._server = _Server(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> FileServer:
         self._thread.start()

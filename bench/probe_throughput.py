@@ -1,0 +1,150 @@
+"""Probe benchmark: tls_probe's throughput beside a bare `ssl` handshake loop, same endpoints.
+
+N HTTPS endpoints on 127.0.0.1 (each its own port and certificate, served by a separate process so
+the server does not share the measuring process's GIL). Prints endpoints per second for:
+  1. a bare loop: TCP connect + TLS handshake, one after the other, nothing judged;
+  2. the probe engine in-process (handshake, chain evaluation, HTTP GET) with its default concurrency;
+  3. the real `ansible localhost -m mfa_server.tls.tls_probe` command, start-up included.
+Usage: python bench/probe_throughput.py [--endpoints 200] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / ".cache" / "collections")]
+
+from ansible_collections.mfa_server.tls.plugins.module_utils import tls_client, trust_store  # noqa: E402
+from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy  # noqa: E402
+from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup import IssuerLookup  # noqa: E402
+from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings, probe_all  # noqa: E402
+
+HOST = "mfa{index}.bench.test"
+
+
+def serve(count: int, folder: Path) -> None:
+    """Child process: start the endpoints, print their addresses, serve until stdin closes."""
+    from lab import pki
+
+    from servers import HTTPSServer
+
+    root = pki.make_root("Bench Root")
+    issuing = pki.make_intermediate(root, "Bench Issuing CA")
+    (folder / "roots.pem").write_bytes(root.pem())
+    with contextlib.ExitStack() as stack:
+        addresses = []
+        for index in range(count):
+            leaf = pki.make_leaf(issuing, [HOST.format(index=index)])
+            server = HTTPSServer([leaf.pem(), issuing.pem()], leaf.key_pem())
+            addresses.append(stack.enter_context(server).address)
+        print(json.dumps(addresses), flush=True)
+        sys.stdin.read()
+
+
+def bare_loop(addresses: list[str]) -> float:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    start = time.perf_counter()
+    for index, address in enumerate(addresses):
+        host, port = address.rsplit(":", 1)
+        with (
+            socket.create_connection((host, int(port)), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=HOST.format(index=index)),
+        ):
+            pass
+    return time.perf_counter() - start
+
+
+def _targets(addresses: list[str]) -> list[dict]:
+    return [{"url": f"https://{HOST.format(index=i)}/", "address": a} for i, a in enumerate(addresses)]
+
+
+def engine(addresses: list[str], roots: Path, concurrency: int) -> tuple[float, list[dict]]:
+    targets = [tls_client.parse_target(t["url"], t["address"]) for t in _targets(addresses)]
+    settings = ProbeSettings(
+        store=trust_store.load(str(roots)),
+        issuer_lookup=IssuerLookup([], fetch_aia=False, timeout=10),
+        policy=Policy(),
+        concurrency=concurrency,
+    )
+    start = time.perf_counter()
+    results = probe_all(targets, settings)
+    return time.perf_counter() - start, results
+
+
+def module(addresses: list[str], roots: Path, concurrency: int) -> float:
+    args = {"targets": _targets(addresses), "trust_bundle": str(roots), "concurrency": concurrency}
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "ansible"),
+            "localhost",
+            "-m",
+            "mfa_server.tls.tls_probe",
+            "-a",
+            json.dumps(args),
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--endpoints", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.serve:
+        serve(options.endpoints, options.serve)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        server = subprocess.Popen(
+            [sys.executable, __file__, "--serve", folder, "--endpoints", str(options.endpoints)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            addresses = json.loads(server.stdout.readline())
+            roots = Path(folder, "roots.pem")
+            bare = bare_loop(addresses)
+            in_process, results = engine(addresses, roots, options.concurrency)
+            through_ansible = module(addresses, roots, options.concurrency)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    judged = sum(1 for r in results if r["trusted"] and r["http_status"] == 200)
+    n = len(addresses)
+    print(f"endpoints: {n} on 127.0.0.1, one certificate each; probe concurrency {options.concurrency}")
+    print(f"trusted and HTTP 200 in the engine run: {judged}/{n}")
+    print(f"bare ssl handshake loop  : {bare:6.2f} s  {n / bare:7.1f} endpoints/s")
+    print(
+        f"tls_probe engine         : {in_process:6.2f} s  {n / in_process:7.1f} endpoints/s  ratio {bare / in_process:.2f}x"
+    )
+    print(
+        f"ansible -m tls_probe     : {through_ansible:6.2f} s  {n / through_ansible:7.1f} endpoints/s  ratio {bare / through_ansible:.2f}x"
+    )
+    if judged != n:
+        sys.exit(
+            "some endpoints were not judged trusted with HTTP 200: the figures do not measure a working probe"
+        )
+
+
+if __name__ == "__main__":
+    main()
