@@ -32,7 +32,7 @@ test: setup lint
 	$(VENV)/bin/pytest -q tests
 
 demo: setup
-	$(PY) -m scripts.demo
+	$(PY) scripts/demo.py
 
 bench-probe: setup
 	$(PY) bench/probe_throughput.py
