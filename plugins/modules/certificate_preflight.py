@@ -1,0 +1,201 @@
+#!/usr/bin/python
+# Copyright: mfa_server.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: certificate_preflight
+short_description: Check a replacement certificate (PFX) before any server sees it
+version_added: 0.1.0
+description:
+  - Opens a PFX file on the machine the module runs on (normally the controller) and checks that it can
+    replace a private-CA certificate for phones. It must hold a private key and an end-entity certificate
+    that key belongs to; the chain IIS will send (the certificate and the PFX's intermediates) must be
+    trusted by the trust bundle for every public name; key and signature must meet the policy; and it
+    must stay valid for at least O(min_days).
+  - Fails with every reason at once when the certificate is not fit, so that nothing is changed on any
+    host with it.
+  - Problems are reported with the finding codes of M(mfa_server.tls.tls_probe), and V(TOO_SHORT) when
+    the remaining validity is under O(min_days).
+author:
+  - mfa_server.tls contributors
+options:
+  path:
+    description: The PFX (PKCS#12) file.
+    type: path
+    required: true
+  password:
+    description: The PFX password. Never logged or returned.
+    type: str
+  public_names:
+    description: Every host name the certificate will serve (the names phones use).
+    type: list
+    elements: str
+    required: true
+  trust_bundle:
+    description:
+      - A PEM file of the root CAs phones trust.
+      - Defaults to Mozilla's roots as shipped by the Python C(certifi) package.
+    type: path
+  min_days:
+    description: The least number of days the certificate must stay valid.
+    type: int
+    default: 30
+  return_content:
+    description:
+      - Also return the PFX file as base64 in RV(pfx_base64), for M(mfa_server.tls.certificate_import).
+      - "It is key material: register the result of a task that sets this with C(no_log: true)."
+    type: bool
+    default: false
+notes:
+  - Supports check mode; it never changes anything.
+requirements:
+  - cryptography >= 42
+"""
+
+EXAMPLES = r"""
+- name: Check the new certificate before anything changes
+  mfa_server.tls.certificate_preflight:
+    path: files/mfa-2027.pfx
+    password: "{{ vault_mfa_pfx_password }}"
+    public_names:
+      - mfa.contoso.com
+  delegate_to: localhost
+  run_once: true
+  register: replacement
+
+- name: Keep the PFX content for the import, without ever showing it
+  mfa_server.tls.certificate_preflight:
+    path: files/mfa-2027.pfx
+    password: "{{ vault_mfa_pfx_password }}"
+    public_names: [mfa.contoso.com]
+    return_content: true
+  delegate_to: localhost
+  run_once: true
+  no_log: true
+  register: replacement_content
+"""
+
+RETURN = r"""
+thumbprint:
+  description: SHA-1 thumbprint of the certificate, upper-case hex, as Windows shows it.
+  returned: success
+  type: str
+  sample: 3B1EFD3A66EA28B16697394703A72CA340A05BD5
+subject:
+  description: Subject distinguished name (RFC 4514).
+  returned: success
+  type: str
+  sample: CN=mfa.contoso.com
+issuer:
+  description: Issuer distinguished name (RFC 4514).
+  returned: success
+  type: str
+  sample: CN=R11,O=Let's Encrypt,C=US
+subject_alt_names:
+  description: DNS names and IP addresses the certificate names.
+  returned: success
+  type: list
+  elements: str
+  sample: [mfa.contoso.com]
+not_after:
+  description: End of validity (ISO 8601, UTC).
+  returned: success
+  type: str
+  sample: "2027-03-01T00:00:00+00:00"
+key:
+  description: Key type and size.
+  returned: success
+  type: str
+  sample: RSA 2048
+intermediates:
+  description: The intermediate CA certificates in the PFX, which the import puts in LocalMachine\CA.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    thumbprint:
+      description: SHA-1 thumbprint.
+      type: str
+      returned: always
+    subject:
+      description: Subject distinguished name.
+      type: str
+      returned: always
+problems:
+  description: Every reason the certificate is not fit (the module fails when there is any).
+  returned: failure
+  type: list
+  elements: str
+  sample: ["PRIVATE_CA: The chain of 'mfa.contoso.com' (3B1EFD3A66EA28B1...) ends at ..."]
+pfx_base64:
+  description: The PFX file, base64. Key material.
+  returned: success and O(return_content=true)
+  type: str
+"""
+
+import base64
+import traceback
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+try:
+    from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, trust_store
+    from ansible_collections.mfa_server.tls.plugins.module_utils.pfx import PfxError, load_pfx
+    from ansible_collections.mfa_server.tls.plugins.module_utils.preflight import (
+        describe_replacement,
+        replacement_problems,
+    )
+
+    IMPORT_ERROR = None
+except ImportError:
+    IMPORT_ERROR = traceback.format_exc()
+
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "required": True},
+    "password": {"type": "str", "no_log": True},
+    "public_names": {"type": "list", "elements": "str", "required": True},
+    "trust_bundle": {"type": "path"},
+    "min_days": {"type": "int", "default": 30},
+    "return_content": {"type": "bool", "default": False},
+}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if IMPORT_ERROR or not certificates.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography >= 42"), exception=IMPORT_ERROR)
+    params = module.params
+    names = [name.strip() for name in params["public_names"] if name and name.strip()]
+    if not names:
+        module.fail_json(msg="public_names is empty: give every host name phones use to reach the server.")
+    try:
+        with open(params["path"], "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        module.fail_json(
+            msg=f"Cannot read the PFX {params['path']}: {error.strerror}. Check mfa_tls_pfx_path."
+        )
+    try:
+        pfx = load_pfx(data, params["password"], params["path"])
+        store = trust_store.load(params["trust_bundle"])
+    except (PfxError, trust_store.TrustStoreError) as error:
+        module.fail_json(msg=str(error))
+    facts = describe_replacement(pfx)
+    problems = replacement_problems(pfx, names, store, params["min_days"])
+    if problems:
+        module.fail_json(
+            msg=f"The certificate {facts['subject']} in {params['path']} is not fit to serve {', '.join(names)}: "
+            + " ".join(problems),
+            problems=problems,
+            **facts,
+        )
+    if params["return_content"]:
+        facts["pfx_base64"] = base64.b64encode(data).decode("ascii")
+    module.exit_json(changed=False, **facts)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""The Python modules document themselves: ansible-doc renders them and their options match the argument spec."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
+from ansible_collections.mfa_server.tls.plugins.modules import certificate_preflight, tls_probe
+
+ROOT = Path(__file__).resolve().parents[4]
+# no_log is not a documentation key for Python modules; secrets are checked on their own below.
+SPEC_KEYS = ("type", "elements", "required", "default", "choices")
+SECRET_WORDS = ("password", "passphrase", "secret", "content")
+PYTHON_MODULES = [tls_probe, certificate_preflight]
+
+
+def _normalise(spec: dict) -> dict:
+    result = {}
+    for name, option in spec.items():
+        entry = {key: option[key] for key in SPEC_KEYS if option.get(key) not in (None, False)}
+        entry.setdefault("type", "str")
+        if "options" in option or "suboptions" in option:
+            entry["options"] = _normalise(option.get("options") or option.get("suboptions"))
+        result[name] = entry
+    return result
+
+
+def _name(module) -> str:
+    return module.__name__.rsplit(".", 1)[-1]
+
+
+def test_every_python_module_is_checked():
+    on_disk = {p.stem for p in (ROOT / "plugins" / "modules").glob("*.py")}
+    assert on_disk == {_name(m) for m in PYTHON_MODULES}
+
+
+@pytest.mark.parametrize("module", PYTHON_MODULES, ids=_name)
+def test_documented_options_are_the_argument_spec(module):
+    documented = yaml.safe_load(module.DOCUMENTATION)["options"]
+    assert _normalise(documented) == _normalise(module.ARGUMENT_SPEC)
+
+
+@pytest.mark.parametrize("module", PYTHON_MODULES, ids=_name)
+def test_secret_options_are_no_log(module):
+    for name, option in module.ARGUMENT_SPEC.items():
+        if any(word in name for word in SECRET_WORDS) and option["type"] == "str":
+            assert option.get("no_log") is True, name
+
+
+@pytest.mark.parametrize("module", PYTHON_MODULES, ids=_name)
+def test_ansible_doc_renders_documentation_examples_and_return(module):
+    fqcn = f"mfa_server.tls.{_name(module)}"
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-doc"), "--json", fqcn],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    doc = json.loads(completed.stdout)[fqcn]
+    assert doc["doc"]["short_description"]
+    assert set(doc["doc"]["options"]) == set(module.ARGUMENT_SPEC)
+    assert f"{fqcn}:" in doc["examples"]
+    assert doc["return"]
+
+
+def test_probe_findings_are_documented_in_full():
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-doc"), "--json", "mfa_server.tls.tls_probe"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    returned = json.loads(completed.stdout)["mfa_server.tls.tls_probe"]["return"]
+    assert {"compliant", "results"} <= set(returned)
+    finding_fields = returned["results"]["contains"]["findings"]["contains"]
+    assert set(finding_fields) == {"code", "severity", "message", "remediation"}
+
+
+def test_every_finding_code_is_documented_with_its_severity():
+    description = " ".join(yaml.safe_load(tls_probe.DOCUMENTATION)["description"])
+    documented = {}
+    for part in description.split("Finding codes:")[1].split(";"):
+        (label,) = re.findall(r"\((errors|warning|info)\)", part)
+        severity = {"errors": "error"}.get(label, label)
+        documented.update(dict.fromkeys(re.findall(r"V\(([A-Z_]+)\)", part), severity))
+    assert documented == {code: severity for code, (severity, _) in CATALOGUE.items()}
