@@ -5,10 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/mfa_server/tls
+WINDOWS_COLLECTION := .cache/collections/ansible_collections/ansible/windows/.from-ansible-14.5.0
 
-.PHONY: setup test lint unit demo bench-probe clean
+.PHONY: setup test lint unit demo bench-probe lab-up lab-down clean
 
-setup: $(STAMP) $(COLLECTION_LINK)
+setup: $(STAMP) $(COLLECTION_LINK) $(WINDOWS_COLLECTION)
 
 $(STAMP): requirements.txt requirements-dev.txt scripts/find-python
 	@python=$$(scripts/find-python) && echo "Using $$python" && \
@@ -20,6 +21,10 @@ $(STAMP): requirements.txt requirements-dev.txt scripts/find-python
 $(COLLECTION_LINK):
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn ../../../.. $(COLLECTION_LINK)
+
+# ansible.windows (win_ping, setup) from the pinned `ansible` wheel; Galaxy is not needed.
+$(WINDOWS_COLLECTION): scripts/install-windows-collection $(STAMP)
+	PY=$(PY) scripts/install-windows-collection
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -36,6 +41,13 @@ demo: setup
 
 bench-probe: setup
 	$(PY) bench/probe_throughput.py
+
+# A small lab to try things by hand: .venv/bin/ansible -i lab-state/inventory.yml mfa_servers -m ansible.windows.win_ping
+lab-up: setup
+	$(PY) -m lab up --hosts 3 --dir lab-state
+
+lab-down: setup
+	$(PY) -m lab down --dir lab-state
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache

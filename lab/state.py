@@ -138,7 +138,8 @@ def count(data: dict, module: str | None = None) -> None:
 
 def find_cert(data: dict, store: str, thumbprint: str) -> dict | None:
     thumbprint = thumbprint.upper()
-    for entry in data["stores"].get(store, []):
+    names = {k.lower(): k for k in data["stores"]}
+    for entry in data["stores"].get(names.get((store or "").lower(), ""), []):
         if entry["thumbprint"] == thumbprint:
             return entry
     return None

@@ -1,0 +1,246 @@
+"""`python -m lab up|down|state|cert|fault|serve` (see README of the lab in lab/__init__.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from lab import certinfo, fleet, scenarios
+from lab.ca import LabCA
+from lab.state import NO_FAULTS, HostState, host_names
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _pid(lab_dir: Path) -> int | None:
+    try:
+        pid = int((lab_dir / "daemon.pid").read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return None
+
+
+def _answers(address: str, port: int, ca_file: Path) -> bool:
+    """The host's WinRM HTTPS listener completes a handshake and refuses an anonymous POST with 401."""
+    context = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with (
+            socket.create_connection((address, port), timeout=2) as raw,
+            context.wrap_socket(raw, server_hostname=address) as tls,
+        ):
+            tls.sendall(f"POST /wsman HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\n\r\n".encode())
+            return tls.recv(64).startswith(b"HTTP/1.1 401")
+    except OSError:
+        return False
+
+
+def up(args) -> int:
+    lab_dir = Path(args.dir).resolve()
+    started = time.monotonic()
+    if _pid(lab_dir):
+        print(f"lab: already up in {lab_dir}")
+        return 0
+    config = fleet.prepare(lab_dir, args.hosts, args.scenario)
+    with open(lab_dir / "lab.log", "ab") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lab", "serve", "--dir", str(lab_dir)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    (lab_dir / "daemon.pid").write_text(str(process.pid))
+    deadline = time.monotonic() + args.timeout
+    pending = list(config["hosts"])
+    ca_file = lab_dir / "trust" / "winrm-ca.pem"
+    while pending and time.monotonic() < deadline:
+        if process.poll() is not None:
+            print(
+                f"lab: the lab process exited ({process.returncode}), see {lab_dir / 'lab.log'}",
+                file=sys.stderr,
+            )
+            return 1
+        pending = [h for h in pending if not _answers(h["address"], config["winrm_https_port"], ca_file)]
+        if pending:
+            time.sleep(0.2)
+    if pending:
+        print(f"lab: {len(pending)} hosts did not answer in {args.timeout}s", file=sys.stderr)
+        return 1
+    print(
+        f"lab: {len(config['hosts'])} hosts up in {time.monotonic() - started:.1f}s; inventory {lab_dir / 'inventory.yml'}"
+    )
+    return 0
+
+
+def down(args) -> int:
+    lab_dir = Path(args.dir).resolve()
+    pid = _pid(lab_dir)
+    if pid:
+        os.killpg(pid, signal.SIGTERM)
+        for _ in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    (lab_dir / "daemon.pid").unlink(missing_ok=True)
+    print("lab: down" if pid else "lab: was not running")
+    return 0
+
+
+def view(data: dict, secrets: bool = False) -> dict:
+    """A host's ground truth, with certificates described and web.config secrets masked."""
+    stores = {}
+    for store, certs in data["stores"].items():
+        stores[store] = []
+        for entry in certs:
+            summary = certinfo.summary(certinfo.load(entry["der_b64"]))
+            stores[store].append(
+                {
+                    "thumbprint": entry["thumbprint"],
+                    "subject": summary["subject"],
+                    "issuer": summary["issuer"],
+                    "not_after": summary["not_after"],
+                    "san_dns_names": summary["san_dns_names"],
+                    "has_private_key": entry["has_private_key"],
+                    "private_key_machine": entry["private_key_machine"],
+                    "exportable": entry["exportable"],
+                    "friendly_name": entry["friendly_name"],
+                }
+            )
+    mfa = json.loads(json.dumps(data["mfa"]))
+    if not secrets:
+        for component in mfa.get("components", []):
+            settings = component["web_config"]["settings"]
+            for key in settings:
+                if "AUTHENTICATION" in key.upper():
+                    settings[key] = "********"
+    return {
+        "host": data["host"],
+        "sites": data["sites"],
+        "http_sys": data["http_sys"],
+        "stores": stores,
+        "mfa": mfa,
+        "backups": [{"name": b["name"], "created": b["created"]} for b in data["backups"]],
+        "counters": data["counters"],
+        "faults": data["faults"],
+        "files": sorted(data.get("files", {})),
+    }
+
+
+def state(args) -> int:
+    lab_dir = Path(args.dir).resolve()
+    names = [args.host] if args.host else host_names(lab_dir)
+    result = {name: view(HostState(lab_dir, name).read(), args.secrets) for name in names}
+    print(json.dumps(result[args.host] if args.host else result, indent=1))
+    return 0
+
+
+def cert(args) -> int:
+    lab_dir = Path(args.dir).resolve()
+    ca = LabCA(lab_dir)
+    ca.ensure()
+    names = args.names or (
+        fleet.public_names(json.loads((lab_dir / "lab.json").read_text()))
+        if (lab_dir / "lab.json").exists()
+        else [f"mfa01.{scenarios.PUBLIC_DOMAIN}"]
+    )
+    kind, chain = args.kind, ca.chain("public")
+    if kind == "private":
+        leaf, chain = ca.leaf("private", names), ca.chain("private")
+    elif kind == "expired":
+        leaf = ca.expired_leaf(names)
+    elif kind == "wrong-name":
+        leaf = ca.leaf("public", args.names or [f"wrong.{scenarios.PUBLIC_DOMAIN}"])
+    else:
+        leaf = ca.leaf("public", names)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fleet.write_pfx(out, leaf, chain, include_key=kind != "no-key")
+    print(
+        json.dumps(
+            {"path": str(out), "password_file": f"{out}.pass", "thumbprint": leaf.sha1, "names": names}
+        )
+    )
+    return 0
+
+
+def fault(args) -> int:
+    state_ = HostState(Path(args.dir).resolve(), args.host)
+    if not state_.exists():
+        print(f"lab: no host {args.host}", file=sys.stderr)
+        return 1
+    with state_.change() as data:
+        faults = data.setdefault("faults", dict(NO_FAULTS))
+        if args.fault == "clear":
+            data["faults"] = dict(NO_FAULTS)
+        elif args.fault == "import-fails":
+            faults["import_fails"] = True
+        elif args.fault == "commit-fails-after":
+            faults["commit_fails_after"] = int(args.value if args.value is not None else 1)
+        elif args.fault == "drop-connection":
+            faults["drop_connection"] = args.value or "iis_binding_certificate"
+        elif args.fault == "no-intermediates":
+            faults["no_intermediates"] = True
+        print(json.dumps(data["faults"]))
+    return 0
+
+
+def serve(args) -> int:
+    from lab import daemon
+
+    daemon.serve(Path(args.dir).resolve())
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description="The emulated MFA Server fleet.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("up", help="start N hosts in the background, return once all answer")
+    p.add_argument("--hosts", type=int, default=3)
+    p.add_argument("--dir", default="lab-state")
+    p.add_argument("--scenario", default="seed", help="seed | traps | FILE (JSON)")
+    p.add_argument("--timeout", type=float, default=60)
+    p.set_defaults(func=up)
+    p = sub.add_parser("down", help="stop the lab (its state stays in DIR)")
+    p.add_argument("--dir", default="lab-state")
+    p.set_defaults(func=down)
+    p = sub.add_parser("state", help="ground truth of one host or all, as JSON")
+    p.add_argument("--dir", default="lab-state")
+    p.add_argument("--host")
+    p.add_argument("--secrets", action="store_true", help="show web.config credential values")
+    p.set_defaults(func=state)
+    p = sub.add_parser("cert", help="issue a test PFX (password in FILE.pass)")
+    p.add_argument("--dir", default="lab-state")
+    p.add_argument("--kind", required=True, choices=["public", "private", "expired", "wrong-name", "no-key"])
+    p.add_argument("--out", required=True)
+    p.add_argument("--names", nargs="*")
+    p.set_defaults(func=cert)
+    p = sub.add_parser("fault", help="arm or clear a fault on a host")
+    p.add_argument("--dir", default="lab-state")
+    p.add_argument("--host", required=True)
+    p.add_argument(
+        "fault",
+        choices=["import-fails", "commit-fails-after", "drop-connection", "no-intermediates", "clear"],
+    )
+    p.add_argument(
+        "value", nargs="?", help="K for commit-fails-after; module name (or *) for drop-connection"
+    )
+    p.set_defaults(func=fault)
+    p = sub.add_parser("serve", help=argparse.SUPPRESS)
+    p.add_argument("--dir", required=True)
+    p.set_defaults(func=serve)
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,193 @@
+"""Real HTTPS for a host's IIS HTTPS bindings, as HTTP.sys and Schannel serve them.
+
+The certificate is the one HTTP.sys would choose (lab.iis.select_entry); the chain sent is the leaf plus
+the intermediates found in the host's `CA` store (not `Root`), as Schannel builds it; the fault
+`no_intermediates` sends the leaf alone. Paths of installed MFA components answer 200, others 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import ssl
+import threading
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+
+from lab import certinfo, iis
+from lab.state import HostState, find_cert
+
+_MARKERS = {"mobile_app_web_service": "pfpaws.asmx", "web_service_sdk": "pfwssdk.asmx"}
+
+
+def chain_from_ca_store(data: dict, leaf_der_b64: str) -> list[str]:
+    """Intermediates (DER base64, leaf's issuer first) found in the CA store, as Schannel sends them."""
+    chain: list[str] = []
+    current = certinfo.load(leaf_der_b64)
+    for _ in range(8):
+        if certinfo.is_self_signed(current):
+            break
+        candidates = [
+            c for c in data["stores"]["CA"] if certinfo.load(c["der_b64"]).subject == current.issuer
+        ]
+        if not candidates:
+            break
+        chosen = next(
+            (c for c in candidates if _signed_by(current, certinfo.load(c["der_b64"]))), candidates[0]
+        )
+        issuer = certinfo.load(chosen["der_b64"])
+        if certinfo.is_self_signed(issuer) or chosen["der_b64"] in chain:
+            break
+        chain.append(chosen["der_b64"])
+        current = issuer
+    return chain
+
+
+def _signed_by(cert, issuer) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+        return True
+    except Exception:
+        return False
+
+
+class TLSContexts:
+    """Certificate files and SSLContexts per (certificate, chain), built from the host's state, cached."""
+
+    def __init__(self, state: HostState):
+        self.state = state
+        self.dir = state.dir / "tls"
+        self.lock = threading.Lock()
+        self.cache: dict[str, ssl.SSLContext] = {}
+
+    def files(self, data: dict, entry: dict | None, sni: str | None = None) -> tuple[Path, Path] | None:
+        """(chain PEM, key PEM) HTTP.sys would serve for `entry`; None when it can serve nothing."""
+        if entry is None:
+            return None
+        if entry["key"].startswith("ccs="):
+            cert = _ccs_cert(data, sni)
+        else:
+            cert = find_cert(
+                data, entry.get("certificate_store_name") or "My", entry.get("certificate_hash") or ""
+            )
+        if cert is None or not cert.get("has_private_key"):
+            return None
+        key_path = self.state.key_path(cert["thumbprint"])
+        if key_path is None:
+            return None
+        faults = data.get("faults") or {}
+        chain = [] if faults.get("no_intermediates") else chain_from_ca_store(data, cert["der_b64"])
+        ident = hashlib.sha1("|".join([cert["der_b64"], *chain]).encode()).hexdigest()
+        pem_path = self.dir / f"{ident}.pem"
+        with self.lock:
+            if not pem_path.exists():
+                self.dir.mkdir(parents=True, exist_ok=True)
+                tmp = pem_path.with_suffix(f".tmp{threading.get_ident()}")
+                tmp.write_bytes(b"".join(_pem(d) for d in [cert["der_b64"], *chain]))
+                tmp.replace(pem_path)
+        return pem_path, key_path
+
+    def context(self, files: tuple[Path, Path]) -> ssl.SSLContext:
+        ident = str(files)
+        with self.lock:
+            if ident not in self.cache:
+                self.cache[ident] = new_context(files)
+            return self.cache[ident]
+
+
+def new_context(files: tuple[Path, Path] | None) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if files:
+        context.load_cert_chain(*files)
+    return context
+
+
+def _ccs_cert(data: dict, sni: str | None) -> dict | None:
+    """The Central Certificate Store holds `<host>.pfx` files; the lab keeps them in a `CCS` store."""
+    for cert in data["stores"].get("CCS", []):
+        dns, _ = certinfo.sans(certinfo.load(cert["der_b64"]))
+        if sni and sni.lower() in (d.lower() for d in dns):
+            return cert
+    return None
+
+
+def _pem(der_b64: str) -> bytes:
+    return certinfo.load(der_b64).public_bytes(serialization.Encoding.PEM)
+
+
+def handler(port: int, contexts: TLSContexts):
+    def handle(conn: socket.socket, addr: tuple) -> None:
+        data = contexts.state.read()
+        local_ip = data["host"]["ip"]
+        chosen: dict = {"sni": None}
+
+        def on_sni(sslobj, server_name, _ctx):
+            chosen["sni"] = server_name
+            files = contexts.files(data, iis.select_entry(data, port, server_name, local_ip), server_name)
+            if files is None:
+                return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+            sslobj.context = contexts.context(files)
+            return None
+
+        # Per connection: the no-SNI (ipport) certificate, and a callback that switches on SNI.
+        context = new_context(contexts.files(data, iis.select_entry(data, port, None, local_ip)))
+        context.sni_callback = on_sni
+        try:
+            tls = context.wrap_socket(conn, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        try:
+            _serve_http(tls, data, port, chosen["sni"], local_ip)
+        finally:
+            tls.close()
+
+    return handle
+
+
+def _serve_http(tls: ssl.SSLSocket, data: dict, port: int, sni: str | None, local_ip: str) -> None:
+    reader = tls.makefile("rb")
+    while True:
+        request_line = reader.readline(8192)
+        if not request_line:
+            return
+        headers = {}
+        while True:
+            line = reader.readline(8192)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if int(headers.get("content-length") or 0):
+            reader.read(int(headers["content-length"]))
+        parts = request_line.decode("latin-1").split()
+        path = parts[1] if len(parts) > 1 else "/"
+        status, body = _route(data, port, headers.get("host") or sni or "", local_ip, path)
+        reason = {200: "OK", 404: "Not Found"}[status]
+        close = headers.get("connection", "").lower() == "close"
+        tls.sendall(
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nServer: Microsoft-IIS/10.0\r\n"
+            f"Content-Length: {len(body)}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n".encode()
+            + body
+        )
+        if close:
+            return
+
+
+def _route(data: dict, port: int, host_header: str, local_ip: str, path: str) -> tuple[int, bytes]:
+    site = iis.site_for(data, port, host_header, local_ip)
+    path = path.split("?")[0].lower()
+    if site is None or not data["mfa"].get("installed"):
+        return 404, b"<h1>404 - File or directory not found.</h1>"
+    for component in data["mfa"]["components"]:
+        if component["site"] != site["name"]:
+            continue
+        vdir = component["virtual_path"].rstrip("/").lower()
+        marker = _MARKERS.get(component["component"])
+        if marker:
+            if component.get("marker_file_present") and path == f"{vdir}/{marker}":
+                return 200, f"<html><body>{component['component']} web service</body></html>".encode()
+        elif path in (vdir, vdir + "/") or path.startswith(vdir + "/"):
+            return 200, b"<html><body>Multi-Factor Authentication User Portal</body></html>"
+    return 404, b"<h1>404 - File or directory not found.</h1>"

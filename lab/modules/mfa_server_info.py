@@ -1,0 +1,80 @@
+"""mfa_server.tls.mfa_server_info: MFA Server install, service and web components (secrets never returned)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from lab import iis
+
+END_OF_SUPPORT = "2024-09-30"
+_MARKERS = {"mobile_app_web_service": "PfPaWs.asmx", "web_service_sdk": "PfWsSdk.asmx", "user_portal": None}
+_SDK_KEYS = ("pfMobile App Web Service_pfwssdk_PfWsSdk", "pfup_pfwssdk_PfWsSdk", "pfwssdk_PfWsSdk")
+
+
+def _web_config(config: dict) -> dict:
+    settings = config.get("settings") or {}
+    sdk_key = next((k for k in _SDK_KEYS if k in settings), None)
+    return {
+        "present": bool(config.get("present")),
+        "sdk_url": settings.get(sdk_key) if sdk_key else None,
+        "sdk_url_key": sdk_key,
+        "use_web_service_sdk": settings.get("USE_WEB_SERVICE_SDK"),
+        "ssl_required": settings.get("SSL_REQUIRED"),
+        "sdk_username_set": bool(settings.get("WEB_SERVICE_SDK_AUTHENTICATION_USERNAME")),
+        "sdk_password_set": bool(settings.get("WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD")),
+        "app_setting_keys": sorted(settings),
+    }
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def run(m) -> None:
+    data = m.host.state.read()
+    mfa = data["mfa"]
+    sites = {s["name"]: s for s in data["sites"]}
+    components = []
+    for component in mfa.get("components", []):
+        site = sites.get(component["site"])
+        if site is None:
+            continue
+        marker = _MARKERS[component["component"]]
+        components.append(
+            {
+                "component": component["component"],
+                "site": site["name"],
+                "site_id": site["id"],
+                "virtual_path": component["virtual_path"],
+                "physical_path": component["physical_path"],
+                "app_pool": component["app_pool"],
+                "marker_file": marker,
+                "marker_file_present": bool(component.get("marker_file_present")) if marker else None,
+                "https_bindings": [
+                    b["binding_information"] for s, b in iis.https_bindings(data) if s is site
+                ],
+                "web_config": _web_config(component.get("web_config") or {}),
+            }
+        )
+    components.sort(key=lambda c: (c["site_id"], c["virtual_path"].lower()))
+    version = mfa.get("version")
+    service = mfa.get("service")
+    m.result.update(
+        {
+            "installed": bool(mfa.get("installed")),
+            "version": version,
+            "version_source": "uninstall" if version else "none",
+            "product_name": mfa.get("product_name"),
+            "install_path": m.params.get("install_path") or mfa.get("install_path"),
+            "registry_key_present": bool(mfa.get("registry_key_present")),
+            "service": {"found": True, **service}
+            if service
+            else {"found": False, "name": None, "display_name": None, "state": None, "start_mode": None},
+            "components": components,
+            "end_of_support": END_OF_SUPPORT,
+            "end_of_support_reached": dt.datetime.now(dt.UTC).date() >= dt.date.fromisoformat(END_OF_SUPPORT),
+            "mobile_app_web_service_required": (_version_tuple(version) < (8,))
+            if (mfa.get("installed") and version)
+            else None,
+        }
+    )

@@ -1,0 +1,341 @@
+"""Initial host states: `seed` (the seed's failure on every host) and `traps` (what other tools broke).
+
+`seed`: MFA Server 7.3, User Portal and Mobile App Web Service on Default Web Site, `*:443:` bound to
+a certificate from a private CA (root not public; the host trusts it, phones do not).
+
+`traps` cycles three kinds of host:
+  1. every trap at once: several sites share one private certificate; an SNI binding and a catch-all on
+     the same port; an IPv6 binding; an IP binding shared by two sites; a Central Certificate Store
+     binding; an HTTP.sys entry with no IIS binding; a stale intermediate listed first in `CA`;
+  2. already compliant (public certificate, intermediate in `CA`, MFA 8.0);
+  3. IIS without MFA Server.
+A FILE scenario is JSON: {"base": "seed"|"traps", "hosts": {"<name>": {<state keys to override>}}}.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+from pathlib import Path
+
+from lab import pki
+from lab.ca import LabCA
+from lab.state import IIS_APP_ID, NO_FAULTS, HostState
+
+DOMAIN = "corp.contoso.com"
+PUBLIC_DOMAIN = "lab.example"
+IIS_ROOT = "C:\\inetpub\\wwwroot"
+SECRET_USER = "CONTOSO\\svc-mfa-sdk"
+
+
+def host_name(index: int) -> str:
+    return f"mfa{index:02d}"
+
+
+def identity(index: int) -> dict:
+    name = host_name(index)
+    return {
+        "name": name,
+        "computer_name": name.upper(),
+        "public_name": f"{name}.{PUBLIC_DOMAIN}",
+        "domain": DOMAIN,
+        "ip": f"10.20.{index // 250}.{index % 250 + 1}",
+        "ipv6": f"fd00:20::{index:x}",
+        "os_name": "Microsoft Windows Server 2019 Datacenter",
+        "os_version": "10.0.17763.0",
+    }
+
+
+def _entry(state: HostState, issued: pki.Issued, *, key: bool = True, friendly: str = "") -> dict:
+    if key:
+        state.save_key(issued.sha1, issued.key_pem())
+    return {
+        "thumbprint": issued.sha1,
+        "der_b64": base64.b64encode(issued.der()).decode(),
+        "has_private_key": key,
+        "private_key_machine": key,
+        "exportable": False,
+        "friendly_name": friendly,
+    }
+
+
+def _binding(info: str, cert: pki.Issued | None, flags: int = 0, store: str = "My") -> dict:
+    return {
+        "protocol": "https",
+        "binding_information": info,
+        "ssl_flags": flags,
+        "certificate_hash": cert.sha1 if cert else "",
+        "certificate_store_name": store if cert else "",
+    }
+
+
+def _http(info: str = "*:80:") -> dict:
+    return {
+        "protocol": "http",
+        "binding_information": info,
+        "ssl_flags": 0,
+        "certificate_hash": "",
+        "certificate_store_name": "",
+    }
+
+
+def _sslcert(key: str, cert: pki.Issued | None, store: str = "MY") -> dict:
+    return {
+        "key": key,
+        "certificate_hash": cert.sha1 if cert else "",
+        "certificate_store_name": store if cert else "",
+        "app_id": IIS_APP_ID,
+    }
+
+
+def _mfa(version: str | None, site: str = "Default Web Site", sdk_host: str = "localhost") -> dict:
+    if version is None:
+        return {
+            "installed": False,
+            "version": None,
+            "product_name": None,
+            "install_path": None,
+            "registry_key_present": False,
+            "service": None,
+            "components": [],
+        }
+    secret = {
+        "WEB_SERVICE_SDK_AUTHENTICATION_USERNAME": SECRET_USER,
+        "WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD": "Sdk-Secret-4711!",
+    }
+    return {
+        "installed": True,
+        "version": version,
+        "product_name": "Multi-Factor Authentication Server",
+        "install_path": "C:\\Program Files\\Multi-Factor Authentication Server",
+        "registry_key_present": True,
+        "service": {
+            "name": "MultiFactorAuthSvc",
+            "display_name": "Azure Multi-Factor Authentication Server Service",
+            "state": "running",
+            "start_mode": "auto",
+        },
+        "components": [
+            {
+                "component": "user_portal",
+                "site": site,
+                "virtual_path": "/MultiFactorAuth",
+                "physical_path": f"{IIS_ROOT}\\MultiFactorAuth",
+                "app_pool": "MultiFactorAuthAppPool",
+                "marker_file_present": None,
+                "web_config": {
+                    "present": True,
+                    "settings": {
+                        "USE_WEB_SERVICE_SDK": "true",
+                        "pfup_pfwssdk_PfWsSdk": f"http://{sdk_host}:4898/PfWsSdk.asmx",
+                        **secret,
+                    },
+                },
+            },
+            {
+                "component": "mobile_app_web_service",
+                "site": site,
+                "virtual_path": "/MultiFactorAuthMobileAppWebService",
+                "physical_path": f"{IIS_ROOT}\\MultiFactorAuthMobileAppWebService",
+                "app_pool": "MultiFactorAuthMobileAppWebService",
+                "marker_file_present": True,
+                "web_config": {
+                    "present": True,
+                    "settings": {
+                        "pfMobile App Web Service_pfwssdk_PfWsSdk": f"http://{sdk_host}:4898/PfWsSdk.asmx",
+                        "SSL_REQUIRED": "true",
+                        **secret,
+                    },
+                },
+            },
+        ],
+    }
+
+
+def _schannel() -> list[dict]:
+    rows = []
+    for protocol in ("SSL 2.0", "SSL 3.0", "TLS 1.0", "TLS 1.1", "TLS 1.2", "TLS 1.3"):
+        for side in ("Server", "Client"):
+            legacy = protocol.startswith("SSL")
+            rows.append(
+                {
+                    "protocol": protocol,
+                    "side": side,
+                    "enabled": 0 if legacy else None,
+                    "disabled_by_default": 1 if legacy else None,
+                }
+            )
+    return rows
+
+
+def _dotnet() -> list[dict]:
+    return [
+        {
+            "framework": fw,
+            "wow6432": wow,
+            "sch_use_strong_crypto": 1 if fw.startswith("v4") else None,
+            "system_default_tls_versions": 1 if fw.startswith("v4") else None,
+        }
+        for fw in ("v2.0.50727", "v4.0.30319")
+        for wow in (False, True)
+    ]
+
+
+def _base(ident: dict, ca: LabCA, state: HostState) -> dict:
+    return {
+        "host": ident,
+        "sites": [],
+        "http_sys": [],
+        "stores": {
+            "My": [],
+            "WebHosting": [],
+            "CA": [],
+            "Root": [
+                _entry(state, ca["private-root"], key=False),
+                _entry(state, ca["public-root"], key=False),
+            ],
+        },
+        "mfa": _mfa(None),
+        "iis": {"installed": True, "version": "Version 10.0"},
+        "schannel": _schannel(),
+        "dotnet_tls": _dotnet(),
+        "backups": [],
+        "files": {},
+        "dirs": [],
+        "counters": {"winrm_commands": 0, "modules": {}},
+        "faults": dict(NO_FAULTS),
+    }
+
+
+def seed(index: int, ca: LabCA, state: HostState) -> dict:
+    ident = identity(index)
+    data = _base(ident, ca, state)
+    leaf = ca.leaf("private", [ident["public_name"], f"{ident['name']}.{DOMAIN}"])
+    data["stores"]["My"].append(_entry(state, leaf, friendly="MFA private 2025"))
+    data["stores"]["CA"].append(_entry(state, ca["private-issuing"], key=False))
+    data["sites"] = [
+        {
+            "id": 1,
+            "name": "Default Web Site",
+            "state": "Started",
+            "physical_path": IIS_ROOT,
+            "bindings": [_http(), _binding("*:443:", leaf)],
+        }
+    ]
+    data["http_sys"] = [_sslcert("ipport=0.0.0.0:443", leaf)]
+    data["mfa"] = _mfa("7.3.0.3")
+    return data
+
+
+def _trap_host(index: int, ca: LabCA, state: HostState) -> dict:
+    ident = identity(index)
+    data = seed(index, ca, state)
+    shared = pki.Issued(
+        pki.x509.load_der_x509_certificate(base64.b64decode(data["stores"]["My"][0]["der_b64"])), None
+    )  # type: ignore[arg-type]
+    ip, ipv6, public = ident["ip"], ident["ipv6"], ident["public_name"]
+    old = ca.leaf(
+        "private",
+        [f"legacy.{DOMAIN}"],
+        not_before=pki.now() - dt.timedelta(days=900),
+        not_after=pki.now() - dt.timedelta(days=535),
+    )
+    ccs = ca.leaf("private", [f"intranet.{DOMAIN}"])
+    data["stores"]["My"].append(_entry(state, old, friendly="legacy app 2023"))
+    data["stores"]["CCS"] = [_entry(state, ccs)]
+    data["sites"] = [
+        {
+            "id": 1,
+            "name": "Default Web Site",
+            "state": "Started",
+            "physical_path": IIS_ROOT,
+            "bindings": [_http(), _binding("*:443:", shared), _binding(f"*:443:{public}", shared, flags=1)],
+        },
+        {
+            "id": 2,
+            "name": "Portal",
+            "state": "Started",
+            "physical_path": "C:\\inetpub\\portal",
+            "bindings": [_binding(f"{ip}:8443:", shared), _binding(f"[{ipv6}]:443:", shared)],
+        },
+        {
+            "id": 3,
+            "name": "Intranet",
+            "state": "Started",
+            "physical_path": "C:\\inetpub\\intranet",
+            "bindings": [_binding(f"*:443:intranet.{DOMAIN}", None, flags=3)],
+        },
+        {
+            "id": 4,
+            "name": "Reports",
+            "state": "Stopped",
+            "physical_path": "C:\\inetpub\\reports",
+            "bindings": [_binding(f"{ip}:8443:reports.{DOMAIN}", shared)],
+        },
+    ]
+    data["http_sys"] = [
+        _sslcert("ipport=0.0.0.0:443", shared),
+        _sslcert(f"hostnameport={public}:443", shared),
+        _sslcert(f"ipport={ip}:8443", shared),
+        _sslcert(f"ipport=[{ipv6}]:443", shared),
+        {"key": "ccs=443", "certificate_hash": "", "certificate_store_name": "", "app_id": IIS_APP_ID},
+        _sslcert("ipport=0.0.0.0:4443", old),
+    ]
+    # A stale copy of the public issuing CA (same name and key, issued by a retired root) listed first.
+    retired = pki.make_root(
+        "Lab Public Root CA G0",
+        not_before=pki.now() - dt.timedelta(days=4000),
+        not_after=pki.now() - dt.timedelta(days=30),
+    )
+    stale = pki.make_intermediate(
+        retired,
+        "Lab Public Issuing CA R1",
+        key=ca["public-issuing"].key,
+        not_before=pki.now() - dt.timedelta(days=3000),
+        not_after=pki.now() - dt.timedelta(days=31),
+    )
+    data["stores"]["CA"].insert(0, _entry(state, stale, key=False))
+    return data
+
+
+def _compliant_host(index: int, ca: LabCA, state: HostState) -> dict:
+    ident = identity(index)
+    data = seed(index, ca, state)
+    leaf = ca.leaf("public", [ident["public_name"]])
+    data["stores"]["My"] = [_entry(state, leaf, friendly="MFA public 2026")]
+    data["stores"]["CA"].append(_entry(state, ca["public-issuing"], key=False))
+    data["sites"][0]["bindings"][1] = _binding("*:443:", leaf)
+    data["http_sys"] = [_sslcert("ipport=0.0.0.0:443", leaf)]
+    data["mfa"] = _mfa("8.0.1.1")
+    return data
+
+
+def _no_mfa_host(index: int, ca: LabCA, state: HostState) -> dict:
+    data = seed(index, ca, state)
+    data["mfa"] = _mfa(None)
+    return data
+
+
+def traps(index: int, ca: LabCA, state: HostState) -> dict:
+    return (_trap_host, _compliant_host, _no_mfa_host)[(index - 1) % 3](index, ca, state)
+
+
+SCENARIOS = {"seed": seed, "traps": traps}
+
+
+def _merge(base: dict, override: dict) -> dict:
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def build(scenario: str, index: int, ca: LabCA, state: HostState) -> dict:
+    if scenario in SCENARIOS:
+        return SCENARIOS[scenario](index, ca, state)
+    spec = json.loads(Path(scenario).read_text())
+    data = SCENARIOS[spec.get("base", "seed")](index, ca, state)
+    return _merge(data, (spec.get("hosts") or {}).get(host_name(index), {}))

@@ -1,0 +1,229 @@
+"""The emulated Windows modules keep their documented contract (sidecar DOCUMENTATION and RETURN)."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import ssl
+
+import pytest
+import yaml
+
+from tests.lab.conftest import ROOT, lab_cli
+from tests.lab.return_schema import check
+
+MODULES = ("iis_tls_info", "mfa_server_info", "certificate_import", "iis_binding_certificate")
+
+
+def returns(module: str) -> dict:
+    return yaml.safe_load((ROOT / "plugins" / "modules" / f"{module}.yml").read_text())["RETURN"]
+
+
+def valid(module: str, result: dict) -> dict:
+    problems = check(result, returns(module))
+    assert not problems, problems
+    return result
+
+
+def pfx(lab, kind: str, tmp_path, name: str | None = None) -> tuple[str, str]:
+    out = tmp_path / f"{kind}.pfx"
+    args = ["cert", "--dir", str(lab.dir), "--kind", kind, "--out", str(out)]
+    if name:
+        args += ["--names", name]
+    assert lab_cli(*args).returncode == 0
+    return base64.b64encode(out.read_bytes()).decode(), (tmp_path / f"{kind}.pfx.pass").read_text()
+
+
+@pytest.mark.parametrize("host", ["mfa01", "mfa02", "mfa03"])
+def test_info_modules_keep_return_contract(traps_lab, host):
+    tls = valid("iis_tls_info", traps_lab.module(host, "mfa_server.tls.iis_tls_info"))
+    valid("mfa_server_info", traps_lab.module(host, "mfa_server.tls.mfa_server_info"))
+    if host == "mfa01":  # the trap host: orphaned entry, CCS binding, IPv6 binding
+        statuses = {e["key"]: e["status"] for e in tls["http_sys"]}
+        assert statuses["ipport=0.0.0.0:4443"] == "orphaned"
+        assert any(b["ccs"] for s in tls["sites"] for b in s["bindings"])
+        assert "ipport=[fd00:20::1]:443" in statuses
+
+
+def test_secrets_are_never_returned(seed_lab):
+    result = valid("mfa_server_info", seed_lab.module("mfa01", "mfa_server.tls.mfa_server_info"))
+    secret = seed_lab.raw_state("mfa01")["mfa"]["components"][0]["web_config"]["settings"][
+        "WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD"
+    ]
+    assert secret not in str(result)
+    assert result["mobile_app_web_service_required"] is True
+    assert all(c["web_config"]["sdk_password_set"] for c in result["components"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            {"foo": 1},
+            "Unsupported parameters for (mfa_server.tls.iis_tls_info) module: foo. Supported parameters"
+            " include: sites",
+        ),
+        ({"sites": {"a": 1}}, "argument for sites is of type"),
+    ],
+)
+def test_arguments_outside_documentation_are_refused(seed_lab, args, message):
+    result = seed_lab.module("mfa01", "mfa_server.tls.iis_tls_info", args)
+    assert result["failed"] and message in result["msg"]
+
+
+def test_binding_arguments_refused(seed_lab):
+    missing = seed_lab.module("mfa01", "mfa_server.tls.iis_binding_certificate", {"store_name": "My"})
+    assert missing["failed"] and "missing required arguments: thumbprint" in missing["msg"]
+    choice = seed_lab.module(
+        "mfa01",
+        "mfa_server.tls.iis_binding_certificate",
+        {"thumbprint": "A" * 40, "store_name": "Root", "replace_thumbprint": "B" * 40},
+    )
+    assert choice["failed"] and "value of store_name must be one of: My, WebHosting" in choice["msg"]
+
+
+def test_import_wrong_password_and_no_key_change_nothing(seed_lab, tmp_path):
+    before = seed_lab.raw_state("mfa03")["stores"]
+    content, _ = pfx(seed_lab, "public", tmp_path)
+    wrong = seed_lab.module(
+        "mfa03", "mfa_server.tls.certificate_import", {"content": content, "password": "nope"}
+    )
+    assert wrong["failed"] and "cannot open the PFX" in wrong["msg"] and "nope" not in str(wrong)
+    content, password = pfx(seed_lab, "no-key", tmp_path)
+    nokey = seed_lab.module(
+        "mfa03", "mfa_server.tls.certificate_import", {"content": content, "password": password}
+    )
+    assert nokey["failed"] and "without its private key" in nokey["msg"]
+    assert seed_lab.raw_state("mfa03")["stores"] == before
+
+
+def test_import_and_bind_end_to_end(seed_lab, tmp_path):
+    content = base64.b64encode((seed_lab.dir / "certs" / "replacement.pfx").read_bytes()).decode()
+    password = (seed_lab.dir / "certs" / "replacement.pass").read_text()
+    args = {"content": content, "password": password}
+    checked = valid(
+        "certificate_import",
+        seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args, check=True, diff=True),
+    )
+    assert checked["changed"]  # (the tree callback drops `diff`: the playbook tests look at it)
+    assert not any(c["thumbprint"] == checked["thumbprint"] for c in seed_lab.state("mfa02")["stores"]["My"])
+    imported = valid(
+        "certificate_import", seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args)
+    )
+    assert imported["changed"] and imported["intermediates_added"]
+    assert password not in str(imported)
+    again = valid("certificate_import", seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args))
+    assert not again["changed"]
+    thumbprint = imported["thumbprint"]
+    unknown = seed_lab.module(
+        "mfa02",
+        "mfa_server.tls.iis_binding_certificate",
+        {
+            "thumbprint": thumbprint,
+            "bindings": [{"site": "Default Web Site", "binding_information": "*:8443:"}],
+        },
+    )
+    assert unknown["failed"] and "has no https binding" in unknown["msg"]
+    before = seed_lab.raw_state("mfa02")
+    bind = {
+        "thumbprint": thumbprint,
+        "bindings": [{"site": "Default Web Site", "binding_information": "*:443:"}],
+    }
+    dry = valid(
+        "iis_binding_certificate",
+        seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind, check=True, diff=True),
+    )
+    assert dry["changed"] and dry["bindings"][0]["new_thumbprint"] == thumbprint
+    assert seed_lab.raw_state("mfa02")["sites"] == before["sites"]
+    done = valid(
+        "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind)
+    )
+    assert done["changed"] and done["backup_name"] and done["http_sys"][0]["action"] == "updated"
+    assert done["bindings"][0]["previous_thumbprint"] == before["sites"][0]["bindings"][1]["certificate_hash"]
+    again = valid(
+        "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind)
+    )
+    assert not again["changed"]
+    chain = served_chain(seed_lab, "mfa02")
+    assert chain[0] == thumbprint and len(chain) == 2  # leaf + intermediate from the CA store
+
+
+def served_chain(lab, host: str) -> list[str]:
+    import hashlib
+
+    hostvars = lab.hostvars(host)
+    address, port = hostvars["mfa_tls_probe_address"].rsplit(":", 1)
+    context = ssl.create_default_context(cafile=str(lab.dir / "trust" / "public-roots.pem"))
+    with (
+        socket.create_connection((address, int(port)), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=hostvars["mfa_tls_public_name"]) as tls,
+    ):
+        tls.sendall(
+            f"GET /MultiFactorAuthMobileAppWebService/PfPaWs.asmx HTTP/1.1\r\nHost: "
+            f"{hostvars['mfa_tls_public_name']}\r\nConnection: close\r\n\r\n".encode()
+        )
+        assert tls.recv(64).startswith(b"HTTP/1.1 200")
+        return [
+            hashlib.sha1(c.public_bytes(ssl._ssl.ENCODING_DER)).hexdigest().upper()
+            for c in tls._sslobj.get_unverified_chain()
+        ]
+
+
+def test_catch_all_trap_is_refused(traps_lab):
+    old = traps_lab.raw_state("mfa01")
+    shared = old["sites"][0]["bindings"][1]["certificate_hash"]
+    mine = old["stores"]["My"][1]["thumbprint"]  # another certificate with a key on the host
+    result = traps_lab.module(
+        "mfa01",
+        "mfa_server.tls.iis_binding_certificate",
+        {"thumbprint": mine, "bindings": [{"site": "Portal", "binding_information": "10.20.0.2:8443:"}]},
+    )
+    assert result["failed"] and "shares the HTTP.sys entry ipport=10.20.0.2:8443" in result["msg"]
+    assert traps_lab.raw_state("mfa01")["sites"] == old["sites"]
+    assert shared
+
+
+def test_commit_fault_reports_and_keeps_backup(seed_lab, tmp_path):
+    content, password = pfx(seed_lab, "public", tmp_path, "mfa01.lab.example")
+    imported = seed_lab.module(
+        "mfa01", "mfa_server.tls.certificate_import", {"content": content, "password": password}
+    )
+    assert (
+        lab_cli("fault", "--dir", str(seed_lab.dir), "--host", "mfa01", "commit-fails-after", "0").returncode
+        == 0
+    )
+    try:
+        before = seed_lab.raw_state("mfa01")
+        result = seed_lab.module(
+            "mfa01",
+            "mfa_server.tls.iis_binding_certificate",
+            {
+                "thumbprint": imported["thumbprint"],
+                "replace_thumbprint": before["sites"][0]["bindings"][1]["certificate_hash"],
+            },
+        )
+        assert result["failed"] and "IIS refused the new configuration" in result["msg"]
+        valid("iis_binding_certificate", result)
+        after = seed_lab.raw_state("mfa01")
+        assert after["sites"] == before["sites"] and len(after["backups"]) == len(before["backups"]) + 1
+    finally:
+        lab_cli("fault", "--dir", str(seed_lab.dir), "--host", "mfa01", "clear")
+
+
+def test_tls_probe_reports_private_ca_for_seed(seed_lab, tmp_path):
+    playbook = tmp_path / "probe.yml"
+    playbook.write_text(
+        "- hosts: mfa03\n  gather_facts: false\n  tasks:\n"
+        "    - mfa_server.tls.tls_probe:\n"
+        "        targets:\n"
+        '          - url: "https://{{ mfa_tls_public_name }}/MultiFactorAuthMobileAppWebService/PfPaWs.asmx"\n'
+        '            address: "{{ mfa_tls_probe_address }}"\n'
+        '        trust_bundle: "{{ mfa_tls_trust_bundle }}"\n'
+        "        fetch_aia: false\n"
+        "      delegate_to: localhost\n"
+        "      vars:\n"
+        "        ansible_connection: local\n"
+        '        ansible_python_interpreter: "{{ ansible_playbook_python }}"\n'
+    )
+    out = seed_lab.playbook(playbook, "-v")
+    assert "PRIVATE_CA" in out.stdout, out.stdout[-3000:]
