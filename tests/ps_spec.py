@@ -13,12 +13,17 @@ No Windows and no pwsh here, so this module stands in for what `validate-modules
 - `normalise_options(options)` fills Ansible.Basic's defaults so two specs compare field by field.
 - `load_argspec(name)` is the full spec of one of our modules, read from its `.ps1` (it also holds
   `mutually_exclusive`, `required_one_of` ... which the documentation does not carry as data).
+- Module utils (`plugins/module_utils/*.psm1` and `*.cs`): `module_util_requires(source)` lists a file's
+  `#AnsibleRequires -CSharpUtil/-PowerShell` lines, `defined_functions`, `called_commands` and
+  `exported_functions` read PowerShell through the grammar, `csharp_syntax_errors` parses C# with
+  tree-sitter-c-sharp (imported only when called).
 
 Import it as `from tests import ps_spec` (the repository root on sys.path) or by file path.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +35,9 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MODULES_DIR = ROOT / "plugins" / "modules"
+MODULE_UTILS_DIR = ROOT / "plugins" / "module_utils"
+COLLECTION = "mfa_server.tls"
+UTIL_PREFIX = f"ansible_collections.{COLLECTION}.plugins.module_utils."
 
 NO_LOG_MARKER = "This option is C(no_log), its value is never logged or returned."
 
@@ -99,8 +107,12 @@ def _walk(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
 
 def syntax_errors(source: str | bytes) -> list[SyntaxProblem]:
     """Every ERROR and MISSING node of the parse, outermost first."""
+    return _tree_problems(parse(source))
+
+
+def _tree_problems(tree: tree_sitter.Tree) -> list[SyntaxProblem]:
     problems = []
-    for node in _walk(parse(source).root_node):
+    for node in _walk(tree.root_node):
         if node.is_error or node.is_missing:
             text = node.text.decode("utf-8", "replace") if node.text else ""
             first_line = text.splitlines()[0] if text else node.type
@@ -372,3 +384,87 @@ def load_argspec(name: str) -> dict[str, Any]:
     """The full argument spec of one of our PowerShell modules, read from its `.ps1`."""
     ps1, _ = module_paths(name)
     return extract_spec(ps1.read_bytes())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Module utils
+# ---------------------------------------------------------------------------------------------------
+
+# The lines ansible-core's PSModuleDepFinder (executor/powershell/module_manifest.py) acts on: anchored at
+# the start of the line, case-insensitive, optionally followed by -Optional.
+_REQUIRES = re.compile(
+    r"(?im)^#\s*ansiblerequires\s+-(?P<kind>csharputil|powershell)\s+(?P<name>[\w.]+)(?P<optional>\s+-Optional)?"
+)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    kind: str  # "CSharpUtil" or "PowerShell"
+    name: str  # as written, e.g. ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
+    optional: bool
+
+    @property
+    def extension(self) -> str:
+        return ".cs" if self.kind == "CSharpUtil" else ".psm1"
+
+    @property
+    def ours(self) -> bool:
+        return self.name.startswith(UTIL_PREFIX)
+
+    def path(self) -> Path:
+        """Where the util lives in this collection (only for `ours`)."""
+        relative = self.name[len(UTIL_PREFIX) :].replace(".", "/")
+        return MODULE_UTILS_DIR / f"{relative}{self.extension}"
+
+
+def module_util_requires(source: str) -> list[Requirement]:
+    return [
+        Requirement(
+            kind="CSharpUtil" if m["kind"].lower() == "csharputil" else "PowerShell",
+            name=m["name"],
+            optional=bool(m["optional"]),
+        )
+        for m in _REQUIRES.finditer(source)
+    ]
+
+
+def powershell_module_utils() -> list[Path]:
+    return sorted(MODULE_UTILS_DIR.glob("*.psm1"))
+
+
+def csharp_module_utils() -> list[Path]:
+    return sorted(MODULE_UTILS_DIR.glob("*.cs"))
+
+
+def defined_functions(source: str | bytes) -> set[str]:
+    """Names of every `function Name { }` in the file (case-folded, as PowerShell resolves them)."""
+    return {_text(node).lower() for node in _walk(parse(source).root_node) if node.type == "function_name"}
+
+
+def called_commands(source: str | bytes) -> set[str]:
+    """Names of the commands the file invokes by name (`Get-Item`, `Get-IisHttpsBinding`), case-folded."""
+    return {_text(node).lower() for node in _walk(parse(source).root_node) if node.type == "command_name"}
+
+
+def exported_functions(source: str | bytes) -> list[str]:
+    """The `Function` list of the literal `$exportMembers = @{ Function = ... }` a util passes to Export-ModuleMember."""
+    members = extract_spec(source, name="exportmembers")
+    functions = members.get("Function", [])
+    return [functions] if isinstance(functions, str) else list(functions)
+
+
+def csharp_syntax_errors(source: str | bytes) -> list[SyntaxProblem]:
+    """ERROR and MISSING nodes of a C# parse (tree-sitter-c-sharp, pinned in requirements-dev.txt)."""
+    return _tree_problems(csharp_parse(source))
+
+
+def csharp_parse(source: str | bytes) -> tree_sitter.Tree:
+    import tree_sitter_c_sharp
+
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    return tree_sitter.Parser(tree_sitter.Language(tree_sitter_c_sharp.language())).parse(data)
+
+
+def walk(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    """Every node below `node`, depth first (for tests that look at a parse)."""
+    return _walk(node)

@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.CertificateInfo
 
 $spec = @{
     options = @{
@@ -33,11 +34,6 @@ if ($module.Params.store_name -eq 'WebHosting') {
 $password = $module.Params.password
 if ($null -eq $password) {
     $password = ''
-}
-
-function ConvertTo-IsoDate {
-    param([DateTime]$Value)
-    return $Value.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ', [System.Globalization.CultureInfo]::InvariantCulture)
 }
 
 function Get-CertificateKind {
@@ -77,43 +73,6 @@ function Test-InStore {
     finally {
         $store.Close()
     }
-}
-
-function Get-DnsName {
-    # dNSName entries of the subjectAltName extension, read from its DER (no localised text parsing).
-    param($Certificate)
-    $names = New-Object -TypeName System.Collections.ArrayList
-    foreach ($extension in $Certificate.Extensions) {
-        if ($extension.Oid.Value -ne '2.5.29.17') {
-            continue
-        }
-        $data = $extension.RawData
-        if ($data.Length -lt 2 -or $data[0] -ne 0x30) {
-            continue
-        }
-        $position = 2
-        if ($data[1] -ge 0x80) {
-            $position = 2 + ($data[1] - 0x80)
-        }
-        while ($position -lt $data.Length) {
-            $tag = [int]$data[$position]
-            $length = [int]$data[$position + 1]
-            $start = $position + 2
-            if ($length -ge 0x80) {
-                $count = $length - 0x80
-                $length = 0
-                for ($i = 0; $i -lt $count; $i++) {
-                    $length = ($length * 256) + [int]$data[$start + $i]
-                }
-                $start = $start + $count
-            }
-            if ($tag -eq 0x82) {
-                $null = $names.Add([System.Text.Encoding]::ASCII.GetString($data, $start, $length))
-            }
-            $position = $start + $length
-        }
-    }
-    return , $names
 }
 
 function Get-Summary {
@@ -227,7 +186,7 @@ foreach ($certificate in $roots) {
 $module.Result.thumbprint = $thumbprint
 $module.Result.subject = $leaf.Subject
 $module.Result.issuer = $leaf.Issuer
-$module.Result.san_dns_names = @(Get-DnsName -Certificate $leaf)
+$module.Result.san_dns_names = @((Get-CertificateSubjectAltName -Certificate $leaf).dns)
 $module.Result.not_before = ConvertTo-IsoDate -Value $leaf.NotBefore
 $module.Result.not_after = ConvertTo-IsoDate -Value $leaf.NotAfter
 $module.Result.store_name = $storeName

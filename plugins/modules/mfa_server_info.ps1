@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
 
 $spec = @{
     options = @{
@@ -213,12 +214,8 @@ if ($null -ne $service) {
 }
 
 # ---- IIS web components ------------------------------------------------------------------------------
-$mwa = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv\Microsoft.Web.Administration.dll'
 $components = New-Object -TypeName System.Collections.ArrayList
-if (Test-Path -LiteralPath $mwa) {
-    if (-not ('Microsoft.Web.Administration.ServerManager' -as [type])) {
-        Add-Type -LiteralPath $mwa
-    }
+if (Import-WebAdministrationAssembly) {
     try {
         $serverManager = New-Object -TypeName Microsoft.Web.Administration.ServerManager
         $siteList = @($serverManager.Sites | Sort-Object -Property Id)

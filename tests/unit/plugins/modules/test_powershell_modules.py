@@ -6,6 +6,7 @@ literal `$spec` hashtable by tests/ps_spec.py.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -22,9 +23,27 @@ from tests import ps_spec  # noqa: E402
 MODULES = ps_spec.powershell_modules()
 EXPECTED = {"certificate_import", "iis_binding_certificate", "iis_tls_info", "mfa_server_info"}
 SECRET_NAME = re.compile(r"password|secret|passphrase|^content$|private_key")
-SHARED_BLOCKS = {
-    "shared binding helpers": ("iis_tls_info", "iis_binding_certificate"),
-    "shared HTTP.sys helper": ("iis_tls_info", "iis_binding_certificate"),
+PS_UTILS = ps_spec.powershell_module_utils()
+CS_UTILS = ps_spec.csharp_module_utils()
+EXPECTED_UTILS = {"CertificateInfo.psm1", "HttpSysSsl.cs", "IisBinding.psm1"}
+# Commands the modules and utils may call without defining them: PowerShell's own, and IIS's WebAdministration.
+BUILTIN_COMMANDS = {
+    "add-type",
+    "backup-webconfiguration",
+    "copy-item",
+    "export-modulemember",
+    "foreach-object",
+    "get-childitem",
+    "get-item",
+    "get-service",
+    "import-module",
+    "join-path",
+    "new-item",
+    "new-object",
+    "select-object",
+    "sort-object",
+    "test-path",
+    "where-object",
 }
 
 
@@ -43,11 +62,19 @@ def test_all_modules_present():
 # ---- grammar ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", MODULES)
-def test_grammar_has_no_errors(name):
-    problems = ps_spec.syntax_errors(_source(name))
-    assert not problems, f"plugins/modules/{name}.ps1 does not parse:\n" + "\n".join(
-        f"  plugins/modules/{name}.ps1:{p}" for p in problems
+def _relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ps_spec.module_paths(name)[0] for name in MODULES] + PS_UTILS,
+    ids=lambda p: p.name,
+)
+def test_grammar_has_no_errors(path):
+    problems = ps_spec.syntax_errors(path.read_bytes())
+    assert not problems, f"{_relative(path)} does not parse:\n" + "\n".join(
+        f"  {_relative(path)}:{p}" for p in problems
     )
 
 
@@ -84,15 +111,207 @@ def test_module_shape(name):
     assert not reserved, f"{name}.ps1 assigns automatic variables: {reserved}"
 
 
-@pytest.mark.parametrize("block", sorted(SHARED_BLOCKS))
-def test_shared_blocks_are_identical(block):
-    texts = []
-    for name in SHARED_BLOCKS[block]:
-        source = _source(name)
-        start = source.index(f"# BEGIN {block}")
-        end = source.index(f"# END {block}")
-        texts.append(source[start:end])
-    assert all(t == texts[0] for t in texts), f"the '{block}' copies differ between {SHARED_BLOCKS[block]}"
+# ---- module utils -------------------------------------------------------------------------------------
+# Shared code lives in plugins/module_utils: PowerShell utils (.psm1) and C# utils (.cs), loaded by ansible-core
+# from `#AnsibleRequires -PowerShell|-CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.<Name>`.
+
+
+def test_module_utils_present():
+    assert {p.name for p in PS_UTILS + CS_UTILS} >= EXPECTED_UTILS
+
+
+def _requirements(path: Path) -> list[ps_spec.Requirement]:
+    return ps_spec.module_util_requires(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ps_spec.module_paths(name)[0] for name in MODULES] + PS_UTILS,
+    ids=lambda p: p.name,
+)
+def test_requires_resolve_to_files(path):
+    """Every `#AnsibleRequires` of ours names an existing util, by the name ansible-core resolves."""
+    for requirement in _requirements(path):
+        if requirement.name.startswith("Ansible."):
+            continue  # ansible-core's own utils (Ansible.Basic, Ansible.ModuleUtils.*)
+        assert requirement.ours, (
+            f"{_relative(path)}: '{requirement.name}' is neither ansible-core's nor {ps_spec.UTIL_PREFIX}<Name>"
+        )
+        assert not requirement.optional, f"{_relative(path)}: {requirement.name} must not be -Optional"
+        assert requirement.path().is_file(), (
+            f"{_relative(path)}: #AnsibleRequires -{requirement.kind} {requirement.name} needs "
+            f"{_relative(requirement.path())}, which does not exist"
+        )
+
+
+def test_every_util_is_used():
+    used = {r.path() for name in MODULES for r in _requirements(ps_spec.module_paths(name)[0]) if r.ours}
+    unused = {p.name for p in PS_UTILS + CS_UTILS} - {p.name for p in used}
+    assert not unused, f"module utils no module requires: {sorted(unused)}"
+
+
+def test_ansible_core_packages_the_utils():
+    """ansible-core's own dependency finder (what builds the module manifest) resolves every util of ours."""
+    modules = [str(ps_spec.module_paths(name)[0]) for name in MODULES]
+    script = f"""
+import json, sys
+from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
+_AnsibleCollectionFinder(paths=[{str(ROOT / ".cache" / "collections")!r}])._install()
+from ansible.errors import AnsibleError
+from ansible.executor.powershell.module_manifest import PSModuleDepFinder
+found = {{}}
+for path in sys.argv[1:]:
+    name = path.rsplit("/", 1)[1][: -len(".ps1")]
+    finder = PSModuleDepFinder()
+    with open(path, "rb") as handle:
+        finder.scan_module(handle.read(), fqn="ansible_collections.{ps_spec.COLLECTION}.plugins.modules." + name)
+    found[name] = {{key: info.path for key, info in finder.scripts.items()}}
+try:
+    PSModuleDepFinder().scan_module(b"#AnsibleRequires -PowerShell {ps_spec.UTIL_PREFIX}NoSuchUtil\\n")
+    found["<missing>"] = "resolved"
+except AnsibleError as error:
+    found["<missing>"] = str(error)
+print(json.dumps(found))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script, *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    assert "Could not find" in found.pop("<missing>"), (
+        "the dependency finder accepted a util that does not exist"
+    )
+    for name in MODULES:
+        for requirement in _requirements(ps_spec.module_paths(name)[0]):
+            if not requirement.ours:
+                continue
+            key = requirement.name + requirement.extension
+            assert key in found[name], f"ansible-core does not package {key} with {name}"
+            assert Path(found[name][key]).resolve() == requirement.path().resolve()
+        if any(r.kind == "CSharpUtil" for r in _requirements(ps_spec.module_paths(name)[0])):
+            assert "Ansible.ModuleUtils.AddType.psm1" in found[name]
+
+
+@pytest.mark.parametrize("path", PS_UTILS, ids=lambda p: p.name)
+def test_powershell_util_exports(path):
+    """A .psm1 exports (Export-ModuleMember) only functions it defines, and no module-level variables."""
+    source = path.read_text(encoding="utf-8")
+    exported = ps_spec.exported_functions(source)
+    assert exported, f"{path.name} exports nothing: list its functions in $exportMembers"
+    assert "Export-ModuleMember @exportMembers" in source
+    missing = {f.lower() for f in exported} - ps_spec.defined_functions(source)
+    assert not missing, f"{path.name} exports functions it does not define: {sorted(missing)}"
+    assert "$module" not in source, (
+        f"{path.name} uses the module's $module: pass values as parameters instead"
+    )
+
+
+def _provided_by(path: Path) -> set[str]:
+    """Functions a module or util can call: its own, and those exported by the PowerShell utils it requires."""
+    source = path.read_text(encoding="utf-8")
+    names = ps_spec.defined_functions(source)
+    for requirement in _requirements(path):
+        if requirement.ours and requirement.kind == "PowerShell" and requirement.path().is_file():
+            names |= {
+                f.lower() for f in ps_spec.exported_functions(requirement.path().read_text(encoding="utf-8"))
+            }
+    return names
+
+
+@pytest.mark.parametrize(
+    "path",
+    [ps_spec.module_paths(name)[0] for name in MODULES] + PS_UTILS,
+    ids=lambda p: p.name,
+)
+def test_called_functions_are_defined_or_required(path):
+    """A function moved into a util must be exported there and required by every module that calls it."""
+    unknown = ps_spec.called_commands(path.read_bytes()) - _provided_by(path) - BUILTIN_COMMANDS
+    assert not unknown, (
+        f"{_relative(path)} calls {sorted(unknown)}: define them, require the util that exports them, "
+        "or (for a PowerShell cmdlet) add them to BUILTIN_COMMANDS"
+    )
+
+
+def test_no_helper_is_defined_twice():
+    """Shared helpers live in module utils, not in copies: no function name is defined in two files."""
+    owners: dict[str, list[str]] = {}
+    for path in [ps_spec.module_paths(name)[0] for name in MODULES] + PS_UTILS:
+        for function in ps_spec.defined_functions(path.read_bytes()):
+            owners.setdefault(function, []).append(path.name)
+    duplicated = {f: files for f, files in owners.items() if len(files) > 1}
+    # Test-InStore has different contracts in two modules (bool vs 0/1/2) and stays module-specific.
+    duplicated.pop("test-instore", None)
+    assert not duplicated, f"functions defined in more than one file: {duplicated}"
+
+
+@pytest.mark.parametrize("path", CS_UTILS, ids=lambda p: p.name)
+def test_csharp_util_parses(path):
+    problems = ps_spec.csharp_syntax_errors(path.read_bytes())
+    assert not problems, f"{_relative(path)} does not parse as C#:\n" + "\n".join(
+        f"  {_relative(path)}:{p}" for p in problems
+    )
+
+
+def test_csharp_check_catches_broken_code():
+    assert ps_spec.csharp_syntax_errors("namespace A { class B { void F() { int x = ; } } }")
+    assert ps_spec.csharp_syntax_errors("namespace A { public class B { }")
+    assert ps_spec.csharp_syntax_errors("using System;\nnamespace A { public class B { } }") == []
+
+
+def _csharp_types(path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    tree = ps_spec.csharp_parse(path.read_bytes())
+    namespaces: list[str] = []
+    types: dict[str, list[str]] = {}
+    for node in ps_spec.walk(tree.root_node):
+        name = node.child_by_field_name("name")
+        if node.type in ("namespace_declaration", "file_scoped_namespace_declaration") and name is not None:
+            namespaces.append(name.text.decode())
+        elif node.type.endswith("_declaration") and node.type.split("_")[0] in ("class", "struct", "enum"):
+            types[name.text.decode()] = [c.text.decode() for c in node.children if c.type == "modifier"]
+    return namespaces, types
+
+
+@pytest.mark.parametrize("path", CS_UTILS, ids=lambda p: p.name)
+def test_csharp_util_layout(path):
+    """The Ansible conventions for a collection C# util: one namespace named after the util's import name,
+    `using` only for System namespaces (other utils would need `using ansible_collections...;`), and type
+    accelerators that name public types of the util."""
+    source = path.read_text(encoding="utf-8")
+    namespaces, types = _csharp_types(path)
+    assert namespaces == [ps_spec.UTIL_PREFIX + path.stem], (
+        f"{path.name}: namespace must be {ps_spec.UTIL_PREFIX}{path.stem}"
+    )
+    for using in re.findall(r"(?m)^using\s+([\w.]+)\s*;", source):
+        assert using == "System" or using.startswith(("System.", "Microsoft.")), f"{path.name}: using {using}"
+    accelerators = re.findall(r"(?m)^//\s*TypeAccelerator\s+-Name\s+([\w.]+)\s+-TypeName\s+([\w.]+)", source)
+    for _, type_name in accelerators:
+        assert type_name in types, (
+            f"{path.name}: TypeAccelerator names {type_name}, which it does not declare"
+        )
+        assert "public" in types[type_name], (
+            f"{path.name}: {type_name} must be public to be used from PowerShell"
+        )
+
+
+def test_modules_use_csharp_types_they_require():
+    """`[MfaServerTls.HttpSys]` in a module only works when the module requires the C# util that declares it."""
+    for name in MODULES:
+        path = ps_spec.module_paths(name)[0]
+        source = path.read_text(encoding="utf-8")
+        available: set[str] = set()
+        for requirement in _requirements(path):
+            if requirement.ours and requirement.kind == "CSharpUtil":
+                util = requirement.path().read_text(encoding="utf-8")
+                available |= set(re.findall(r"(?m)^//\s*TypeAccelerator\s+-Name\s+([\w.]+)", util))
+                available.add(requirement.name)
+        for used in set(re.findall(r"\[(MfaServerTls\.\w+|ansible_collections\.[\w.]+)\]", source)):
+            owner = used.rsplit(".", 1)[0] if used.startswith("ansible_collections.") else used
+            assert owner in available, f"{name}.ps1 uses [{used}] but requires no C# util that provides it"
 
 
 # ---- the spec evaluator itself -------------------------------------------------------------------------
