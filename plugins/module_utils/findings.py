@@ -60,6 +60,10 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         ERROR,
         "Check the URL path and that the web component (e.g. the Mobile App Web Service) is installed there.",
     ),
+    "CERTIFICATE_MISSING": (
+        ERROR,
+        "Bind a certificate that exists in LocalMachine\\My or WebHosting with its private key.",
+    ),
     "UNTRUSTED": (
         ERROR,
         "The chain fails validation for a reason not covered by another finding; inspect the certificate chain.",

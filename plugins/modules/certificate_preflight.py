@@ -10,7 +10,7 @@ module: certificate_preflight
 short_description: Check a replacement certificate (PFX) before any server sees it
 version_added: 0.1.0
 description:
-  - Opens a PFX file on the machine the module runs on (normally the controller) and checks that it can
+  - Opens a PFX file on the controller (this is an action plugin, it always runs there) and checks that it can
     replace a private-CA certificate for phones. It must hold a private key and an end-entity certificate
     that key belongs to; the chain IIS will send (the certificate and the PFX's intermediates) must be
     trusted by the trust bundle for every public name; key and signature must meet the policy; and it
@@ -62,8 +62,6 @@ EXAMPLES = r"""
     password: "{{ vault_mfa_pfx_password }}"
     public_names:
       - mfa.contoso.com
-  delegate_to: localhost
-  run_once: true
   register: replacement
 
 - name: Keep the PFX content for the import, without ever showing it
@@ -72,8 +70,6 @@ EXAMPLES = r"""
     password: "{{ vault_mfa_pfx_password }}"
     public_names: [mfa.contoso.com]
     return_content: true
-  delegate_to: localhost
-  run_once: true
   no_log: true
   register: replacement_content
 """
@@ -135,67 +131,3 @@ pfx_base64:
   returned: success and O(return_content=true)
   type: str
 """
-
-import base64
-import traceback
-
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-try:
-    from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, trust_store
-    from ansible_collections.mfa_server.tls.plugins.module_utils.pfx import PfxError, load_pfx
-    from ansible_collections.mfa_server.tls.plugins.module_utils.preflight import (
-        describe_replacement,
-        replacement_problems,
-    )
-
-    IMPORT_ERROR = None
-except ImportError:
-    IMPORT_ERROR = traceback.format_exc()
-
-ARGUMENT_SPEC = {
-    "path": {"type": "path", "required": True},
-    "password": {"type": "str", "no_log": True},
-    "public_names": {"type": "list", "elements": "str", "required": True},
-    "trust_bundle": {"type": "path"},
-    "min_days": {"type": "int", "default": 30},
-    "return_content": {"type": "bool", "default": False},
-}
-
-
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if IMPORT_ERROR or not certificates.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography >= 42"), exception=IMPORT_ERROR)
-    params = module.params
-    names = [name.strip() for name in params["public_names"] if name and name.strip()]
-    if not names:
-        module.fail_json(msg="public_names is empty: give every host name phones use to reach the server.")
-    try:
-        with open(params["path"], "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        module.fail_json(
-            msg=f"Cannot read the PFX {params['path']}: {error.strerror}. Check mfa_tls_pfx_path."
-        )
-    try:
-        pfx = load_pfx(data, params["password"], params["path"])
-        store = trust_store.load(params["trust_bundle"])
-    except (PfxError, trust_store.TrustStoreError) as error:
-        module.fail_json(msg=str(error))
-    facts = describe_replacement(pfx)
-    problems = replacement_problems(pfx, names, store, params["min_days"])
-    if problems:
-        module.fail_json(
-            msg=f"The certificate {facts['subject']} in {params['path']} is not fit to serve {', '.join(names)}: "
-            + " ".join(problems),
-            problems=problems,
-            **facts,
-        )
-    if params["return_content"]:
-        facts["pfx_base64"] = base64.b64encode(data).decode("ascii")
-    module.exit_json(changed=False, **facts)
-
-
-if __name__ == "__main__":
-    main()

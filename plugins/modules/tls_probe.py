@@ -17,9 +17,11 @@ description:
     certificate involved and a remediation sentence. One cause does not hide another; a private-CA
     chain that is also expired reports both.
   - Runs on the controller (or wherever it is delegated) and changes nothing.
+  - The same codes are used by the server-side review of IIS bindings, which adds V(CERTIFICATE_MISSING)
+    (a binding refers to a certificate the machine store does not hold); a probe never reports it.
   - "Finding codes: V(PRIVATE_CA), V(SELF_SIGNED), V(INCOMPLETE_CHAIN), V(HOSTNAME_MISMATCH), V(EXPIRED),
     V(NOT_YET_VALID), V(WEAK_SIGNATURE), V(WEAK_KEY), V(NO_SERVER_AUTH), V(LEGACY_TLS_ONLY), V(UNREACHABLE),
-    V(HTTP_NOT_FOUND), V(UNTRUSTED) (errors); V(EXPIRING_SOON) (warning); V(CHAIN_ORDER), V(ROOT_SENT) (info)."
+    V(HTTP_NOT_FOUND), V(UNTRUSTED), V(CERTIFICATE_MISSING) (errors); V(EXPIRING_SOON) (warning); V(CHAIN_ORDER), V(ROOT_SENT) (info)."
 author:
   - mfa_server.tls contributors
 options:

@@ -1,7 +1,9 @@
-"""The Python modules document themselves: ansible-doc renders them and their options match the argument spec."""
+"""The Python modules document themselves: ansible-doc renders them and their options match the argument
+spec, which lives in the module or, for a module that is an action plugin, in the action plugin."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -12,13 +14,24 @@ import pytest
 import yaml
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
-from ansible_collections.mfa_server.tls.plugins.modules import certificate_preflight, tls_probe
+from ansible_collections.mfa_server.tls.plugins.modules import tls_probe
 
 ROOT = Path(__file__).resolve().parents[4]
 # no_log is not a documentation key for Python modules; secrets are checked on their own below.
 SPEC_KEYS = ("type", "elements", "required", "default", "choices")
 SECRET_WORDS = ("password", "passphrase", "secret", "content")
-PYTHON_MODULES = [tls_probe, certificate_preflight]
+PREFIX = "ansible_collections.mfa_server.tls.plugins"
+MODULE_NAMES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py"))
+
+
+def _documentation(name: str) -> dict:
+    return yaml.safe_load(importlib.import_module(f"{PREFIX}.modules.{name}").DOCUMENTATION)
+
+
+def _argument_spec(name: str) -> dict:
+    if (ROOT / "plugins" / "action" / f"{name}.py").exists():
+        return importlib.import_module(f"{PREFIX}.action.{name}").ARGUMENT_SPEC
+    return importlib.import_module(f"{PREFIX}.modules.{name}").ARGUMENT_SPEC
 
 
 def _normalise(spec: dict) -> dict:
@@ -32,31 +45,27 @@ def _normalise(spec: dict) -> dict:
     return result
 
 
-def _name(module) -> str:
-    return module.__name__.rsplit(".", 1)[-1]
+def test_every_action_plugin_has_its_documentation():
+    actions = {p.stem for p in (ROOT / "plugins" / "action").glob("*.py")}
+    assert actions <= set(MODULE_NAMES)
 
 
-def test_every_python_module_is_checked():
-    on_disk = {p.stem for p in (ROOT / "plugins" / "modules").glob("*.py")}
-    assert on_disk == {_name(m) for m in PYTHON_MODULES}
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_documented_options_are_the_argument_spec(name):
+    documented = _documentation(name)["options"]
+    assert _normalise(documented) == _normalise(_argument_spec(name))
 
 
-@pytest.mark.parametrize("module", PYTHON_MODULES, ids=_name)
-def test_documented_options_are_the_argument_spec(module):
-    documented = yaml.safe_load(module.DOCUMENTATION)["options"]
-    assert _normalise(documented) == _normalise(module.ARGUMENT_SPEC)
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_secret_options_are_no_log(name):
+    for option_name, option in _argument_spec(name).items():
+        if any(word in option_name for word in SECRET_WORDS) and option["type"] == "str":
+            assert option.get("no_log") is True, option_name
 
 
-@pytest.mark.parametrize("module", PYTHON_MODULES, ids=_name)
-def test_secret_options_are_no_log(module):
-    for name, option in module.ARGUMENT_SPEC.items():
-        if any(word in name for word in SECRET_WORDS) and option["type"] == "str":
-            assert option.get("no_log") is True, name
-
-
-@pytest.mark.parametrize("module", PYTHON_MODULES, ids=_name)
-def test_ansible_doc_renders_documentation_examples_and_return(module):
-    fqcn = f"mfa_server.tls.{_name(module)}"
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_ansible_doc_renders_documentation_examples_and_return(name):
+    fqcn = f"mfa_server.tls.{name}"
     completed = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-doc"), "--json", fqcn],
         cwd=ROOT,
@@ -66,7 +75,7 @@ def test_ansible_doc_renders_documentation_examples_and_return(module):
     )
     doc = json.loads(completed.stdout)[fqcn]
     assert doc["doc"]["short_description"]
-    assert set(doc["doc"]["options"]) == set(module.ARGUMENT_SPEC)
+    assert set(doc["doc"]["options"]) == set(_argument_spec(name))
     assert f"{fqcn}:" in doc["examples"]
     assert doc["return"]
 

@@ -1,0 +1,194 @@
+# Copyright: mfa_server.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One host's verdict: its HTTPS endpoints from IIS and MFA Server facts, each judged twice.
+
+Server side: the chain Schannel will send (the bound certificate plus the intermediates that sit in
+LocalMachine\\CA) evaluated by the trust engine, no network needed. Phone side: the endpoint probed from
+the controller. An endpoint is compliant when neither view finds an error.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, tls_client
+from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import evaluate_chain
+from ansible_collections.mfa_server.tls.plugins.module_utils.findings import ERROR, finding
+from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings, probe_one
+
+# What a phone requests of each MFA web component (relative to its virtual path).
+COMPONENT_PATHS = {
+    "mobile_app_web_service": "/PfPaWs.asmx",
+    "web_service_sdk": "/PfWsSdk.asmx",
+    "user_portal": "/",
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    site: str
+    binding_information: str
+    port: int
+    public_name: str
+    path: str
+    component: str | None
+    thumbprint: str
+    store_name: str
+    ccs: bool
+
+    @property
+    def url(self) -> str:
+        port = "" if self.port == 443 else f":{self.port}"
+        return f"https://{self.public_name}{port}{self.path}"
+
+
+def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
+    """One endpoint per HTTPS binding and MFA component it serves (one for a binding serving none).
+
+    A binding with a host name is reached by that name; a binding without one by `public_name`.
+    """
+    components_by_binding: dict[tuple[str, str], list[dict]] = {}
+    for component in mfa.get("components") or []:
+        for binding in component.get("https_bindings") or []:
+            components_by_binding.setdefault((component["site"], binding), []).append(component)
+    result = []
+    for site in iis.get("sites") or []:
+        for binding in site.get("bindings") or []:
+            key = (site["name"], binding["binding_information"])
+            served = components_by_binding.get(key) or [None]
+            for component in served:
+                path = "/"
+                if component is not None:
+                    path = component["virtual_path"].rstrip("/") + COMPONENT_PATHS[component["component"]]
+                result.append(
+                    Endpoint(
+                        site=site["name"],
+                        binding_information=binding["binding_information"],
+                        port=int(binding["port"]),
+                        public_name=binding.get("host") or public_name,
+                        path=path,
+                        component=component["component"] if component else None,
+                        thumbprint=(binding.get("certificate_hash") or "").upper(),
+                        store_name=binding.get("certificate_store_name") or "",
+                        ccs=bool(binding.get("ccs")),
+                    )
+                )
+    return result
+
+
+def sent_chain_der(certificate: dict) -> list[bytes]:
+    """The chain Schannel sends for a bound certificate: the leaf, then those intermediates of the chain
+    Windows built that sit in LocalMachine\\CA (HTTP.sys sends nothing else)."""
+    in_ca = {i["thumbprint"].upper() for i in certificate.get("intermediates") or [] if i.get("in_ca_store")}
+    chain = [base64.b64decode(certificate["der_b64"])]
+    for der_b64 in (certificate.get("chain_der_b64") or [])[1:]:
+        der = base64.b64decode(der_b64)
+        if certificates.sha1_thumbprint(certificates.load_der(der)) in in_ca:
+            chain.append(der)
+    return chain
+
+
+def review_host(
+    iis: dict,
+    mfa: dict,
+    public_name: str,
+    probe_addresses: dict[int, str],
+    settings: ProbeSettings,
+) -> dict:
+    """The structured verdict for one host (the `mfa_tls` fact)."""
+    by_thumbprint = {
+        (c["thumbprint"].upper(), c.get("store_name", "")): c for c in iis.get("certificates") or []
+    }
+    reviewed = []
+    for endpoint in endpoints(iis, mfa, public_name):
+        certificate = by_thumbprint.get((endpoint.thumbprint, endpoint.store_name))
+        server_findings = _server_side(endpoint, certificate, settings)
+        target = tls_client.parse_target(endpoint.url, probe_addresses.get(endpoint.port))
+        phone = probe_one(target, settings)
+        codes = sorted({f["code"] for f in server_findings + phone["findings"]})
+        reviewed.append(
+            {
+                "site": endpoint.site,
+                "binding_information": endpoint.binding_information,
+                "ccs": endpoint.ccs,
+                "component": endpoint.component,
+                "url": endpoint.url,
+                "public_name": endpoint.public_name,
+                "address": phone["address"],
+                "certificate": _certificate_summary(endpoint, certificate),
+                "server_side": {
+                    "compliant": not any(f["severity"] == ERROR for f in server_findings),
+                    "findings": server_findings,
+                },
+                "phone": phone,
+                "compliant": phone["compliant"] and not any(f["severity"] == ERROR for f in server_findings),
+                "codes": codes,
+            }
+        )
+    return {
+        "computer_name": iis.get("computer_name"),
+        "compliant": all(e["compliant"] for e in reviewed),
+        "endpoints": reviewed,
+        "mfa_server": _mfa_summary(mfa),
+        "http_sys_divergence": [
+            {
+                "key": entry["key"],
+                "status": entry["status"],
+                "certificate_hash": entry.get("certificate_hash", ""),
+            }
+            for entry in iis.get("http_sys") or []
+            if entry.get("status") != "consistent"
+        ],
+    }
+
+
+def _server_side(endpoint: Endpoint, certificate: dict | None, settings: ProbeSettings) -> list[dict]:
+    if endpoint.ccs:
+        return []  # the certificate comes from the Central Certificate Store: only the phone view judges it
+    if certificate is None or not certificate.get("found", True) or not certificate.get("der_b64"):
+        return [
+            finding(
+                "CERTIFICATE_MISSING",
+                f"The binding '{endpoint.binding_information}' of site '{endpoint.site}' holds no certificate "
+                f"that exists in the machine store ({endpoint.thumbprint or 'none'}).",
+            ).as_dict()
+        ]
+    chain = [certificates.load_der(der) for der in sent_chain_der(certificate)]
+    evaluation = evaluate_chain(
+        chain,
+        endpoint.public_name,
+        settings.store,
+        policy=settings.policy,
+        find_missing_issuer=settings.issuer_lookup,
+    )
+    return [f.as_dict() for f in evaluation.findings]
+
+
+def _certificate_summary(endpoint: Endpoint, certificate: dict | None) -> dict:
+    certificate = certificate or {}
+    return {
+        "thumbprint": endpoint.thumbprint,
+        "store_name": endpoint.store_name,
+        "subject": certificate.get("subject"),
+        "issuer": certificate.get("issuer"),
+        "not_after": certificate.get("not_after"),
+    }
+
+
+def _mfa_summary(mfa: dict) -> dict:
+    return {
+        key: mfa.get(key)
+        for key in (
+            "installed",
+            "version",
+            "install_path",
+            "end_of_support",
+            "end_of_support_reached",
+            "mobile_app_web_service_required",
+        )
+    } | {
+        "components": [
+            {k: c.get(k) for k in ("component", "site", "virtual_path")} for c in mfa.get("components") or []
+        ]
+    }

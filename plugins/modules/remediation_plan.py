@@ -1,0 +1,122 @@
+#!/usr/bin/python
+# Copyright: mfa_server.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: remediation_plan
+short_description: Decide which IIS bindings get the new certificate
+version_added: 0.1.0
+description:
+  - From a host's C(mfa_tls) fact (see M(mfa_server.tls.tls_facts)), selects the bindings to change. By
+    default, the bindings serving MFA web components that are not compliant, and every other binding
+    that uses one of their certificates. Central Certificate Store bindings and bindings that already
+    carry the new certificate are never selected.
+  - Fails before anything changes when a named site or binding does not exist, or when the new
+    certificate does not name every public name the selected bindings serve.
+  - Returns what M(mfa_server.tls.iis_binding_certificate) needs, the endpoints to verify afterwards, and
+    how to roll back. With C(--diff) it shows each binding's certificate before and after.
+  - This is an action plugin; it runs on the controller and touches no host.
+author:
+  - mfa_server.tls contributors
+options:
+  review:
+    description: The host's C(mfa_tls) fact.
+    type: dict
+    required: true
+  thumbprint:
+    description: The new certificate's thumbprint.
+    type: str
+    required: true
+  subject_alt_names:
+    description: The new certificate's DNS names; when given, every public name served must be covered.
+    type: list
+    elements: str
+  sites:
+    description: Change only bindings of these sites.
+    type: list
+    elements: str
+    default: []
+  bindings:
+    description: Change exactly these bindings instead of the default selection.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      site:
+        description: IIS site name.
+        type: str
+        required: true
+      binding_information:
+        description: The binding's C(bindingInformation), for example C(*:443:).
+        type: str
+        required: true
+notes:
+  - Supports check mode and diff mode.
+"""
+
+EXAMPLES = r"""
+- name: Plan the change
+  mfa_server.tls.remediation_plan:
+    review: "{{ ansible_facts.mfa_tls }}"
+    thumbprint: "{{ replacement.thumbprint }}"
+    subject_alt_names: "{{ replacement.subject_alt_names }}"
+  register: plan
+"""
+
+RETURN = r"""
+bindings:
+  description: The bindings to change, for M(mfa_server.tls.iis_binding_certificate).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    site:
+      description: IIS site name.
+      type: str
+      returned: always
+    binding_information:
+      description: The binding's C(bindingInformation).
+      type: str
+      returned: always
+verify_targets:
+  description: The endpoints to probe after the change, for M(mfa_server.tls.tls_probe).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    url:
+      description: The URL a phone uses.
+      type: str
+      returned: always
+    address:
+      description: Where to connect.
+      type: str
+      returned: always
+previous_thumbprints:
+  description: For each of RV(verify_targets), in the same order, the thumbprint it served before the change.
+  returned: success
+  type: list
+  elements: str
+rollback:
+  description: Calls of M(mfa_server.tls.iis_binding_certificate) that restore the previous certificates.
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    thumbprint:
+      description: The previous certificate.
+      type: str
+      returned: always
+    store_name:
+      description: Its store.
+      type: str
+      returned: always
+    bindings:
+      description: The bindings that had it.
+      type: list
+      elements: dict
+      returned: always
+"""

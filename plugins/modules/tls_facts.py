@@ -1,0 +1,165 @@
+#!/usr/bin/python
+# Copyright: mfa_server.tls contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: tls_facts
+short_description: One host's TLS verdict, server side and as a phone sees it
+version_added: 0.1.0
+description:
+  - Runs M(mfa_server.tls.iis_tls_info) and M(mfa_server.tls.mfa_server_info) on the Windows host (two
+    module executions, nothing else on the host), then, on the controller, lists the host's HTTPS
+    endpoints (one per binding and MFA web component it serves) and judges each twice.
+  - Server side, the chain Schannel will send (the bound certificate and the intermediates in
+    LocalMachine\CA) is evaluated with the trust engine. Phone side, the endpoint is probed from the
+    controller like M(mfa_server.tls.tls_probe) does. Both use the finding codes documented there.
+  - The result is the fact C(mfa_tls). It changes nothing and supports check mode.
+  - This is an action plugin; the probes start from the controller.
+author:
+  - mfa_server.tls contributors
+options:
+  public_name:
+    description:
+      - The host name phones use for this server's bindings that have no host name of their own.
+      - Defaults to the inventory host name.
+    type: str
+  probe_addresses:
+    description:
+      - Where the controller connects to reach an IIS port, as a mapping of port to C(host:port), when the
+        public name does not lead there from the controller (a load balancer, a lab).
+    type: dict
+    default: {}
+  sites:
+    description: Only these IIS sites (by name); empty means every site.
+    type: list
+    elements: str
+    default: []
+  trust_bundle:
+    description: A PEM file of the root CAs phones trust; defaults to Mozilla's roots (certifi).
+    type: path
+  extra_intermediates:
+    description: PEM files of intermediates used only to diagnose incomplete chains.
+    type: list
+    elements: path
+    default: []
+  fetch_aia:
+    description: Fetch missing intermediates from AIA URLs for the diagnosis (never for the verdict).
+    type: bool
+    default: true
+  expiry_warning_days:
+    description: Warn (V(EXPIRING_SOON)) when a certificate expires within this many days.
+    type: int
+    default: 30
+  timeout:
+    description: Seconds allowed for each probe connection.
+    type: float
+    default: 10
+notes:
+  - Supports check mode.
+seealso:
+  - module: mfa_server.tls.tls_probe
+  - module: mfa_server.tls.iis_tls_info
+  - module: mfa_server.tls.mfa_server_info
+"""
+
+EXAMPLES = r"""
+- name: Judge every HTTPS binding of the MFA servers
+  mfa_server.tls.tls_facts:
+    public_name: "{{ mfa_tls_public_name | default(inventory_hostname) }}"
+
+- name: Show the endpoints that are not compliant
+  ansible.builtin.debug:
+    msg: "{{ ansible_facts.mfa_tls.endpoints | rejectattr('compliant') | map(attribute='url') | list }}"
+"""
+
+RETURN = r"""
+compliant:
+  description: Whether every endpoint of the host is compliant.
+  returned: success
+  type: bool
+ansible_facts:
+  description: Facts set on the host.
+  returned: success
+  type: dict
+  contains:
+    mfa_tls:
+      description: The host's verdict.
+      type: dict
+      returned: success
+      contains:
+        computer_name:
+          description: The Windows computer name.
+          type: str
+          returned: always
+        compliant:
+          description: Whether every endpoint is compliant.
+          type: bool
+          returned: always
+        endpoints:
+          description: One entry per HTTPS binding and MFA component it serves.
+          type: list
+          elements: dict
+          returned: always
+          contains:
+            site:
+              description: IIS site name.
+              type: str
+              returned: always
+            binding_information:
+              description: The binding's C(bindingInformation).
+              type: str
+              returned: always
+            ccs:
+              description: Whether the binding takes its certificate from the Central Certificate Store.
+              type: bool
+              returned: always
+            component:
+              description: The MFA component served (V(mobile_app_web_service), V(user_portal), V(web_service_sdk)) or null.
+              type: str
+              returned: always
+            url:
+              description: The URL a phone uses.
+              type: str
+              returned: always
+            public_name:
+              description: The host name of the URL.
+              type: str
+              returned: always
+            address:
+              description: Where the probe connected.
+              type: str
+              returned: always
+            certificate:
+              description: The bound certificate (thumbprint, store_name, subject, issuer, not_after).
+              type: dict
+              returned: always
+            server_side:
+              description: The verdict on the chain Schannel sends (compliant, findings).
+              type: dict
+              returned: always
+            phone:
+              description: The probe's result, as one entry of M(mfa_server.tls.tls_probe)'s RV(results).
+              type: dict
+              returned: always
+            compliant:
+              description: Neither view found an error.
+              type: bool
+              returned: always
+            codes:
+              description: Every finding code of both views, sorted.
+              type: list
+              elements: str
+              returned: always
+        mfa_server:
+          description: MFA Server installation facts (installed, version, end of support, components).
+          type: dict
+          returned: always
+        http_sys_divergence:
+          description: HTTP.sys SSL entries that disagree with IIS or belong to no binding (key, status, certificate_hash).
+          type: list
+          elements: dict
+          returned: always
+"""
