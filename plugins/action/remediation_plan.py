@@ -38,7 +38,11 @@ class ActionModule(ActionBase):
             )
         except PlanError as error:
             return result | {"failed": True, "msg": str(error)}
+        result["diff"] = plan.pop("diff")
         result.update(plan)
         result["changed"] = bool(plan["bindings"])
-        result["diff"] = plan.pop("diff")
+        result["warnings"] = [
+            f"Left as it is: binding '{s['binding_information']}' of site '{s['site']}': {s['reason']}."
+            for s in plan["left_alone"]
+        ]
         return result

@@ -36,6 +36,7 @@ class Endpoint:
     thumbprint: str
     store_name: str
     ccs: bool
+    http_sys_key: str
 
     @property
     def url(self) -> str:
@@ -72,6 +73,7 @@ def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
                         thumbprint=(binding.get("certificate_hash") or "").upper(),
                         store_name=binding.get("certificate_store_name") or "",
                         ccs=bool(binding.get("ccs")),
+                        http_sys_key=binding.get("http_sys_key") or "",
                     )
                 )
     return result
@@ -104,7 +106,10 @@ def review_host(
     for endpoint in endpoints(iis, mfa, public_name):
         certificate = by_thumbprint.get((endpoint.thumbprint, endpoint.store_name))
         server_findings = _server_side(endpoint, certificate, settings)
-        target = tls_client.parse_target(endpoint.url, probe_addresses.get(endpoint.port))
+        # The root of a site that serves no MFA component may well answer 404: only the TLS side counts.
+        target = tls_client.parse_target(
+            endpoint.url, probe_addresses.get(endpoint.port), check_http_status=endpoint.component is not None
+        )
         phone = probe_one(target, settings)
         codes = sorted({f["code"] for f in server_findings + phone["findings"]})
         reviewed.append(
@@ -112,6 +117,7 @@ def review_host(
                 "site": endpoint.site,
                 "binding_information": endpoint.binding_information,
                 "ccs": endpoint.ccs,
+                "http_sys_key": endpoint.http_sys_key,
                 "component": endpoint.component,
                 "url": endpoint.url,
                 "public_name": endpoint.public_name,

@@ -61,7 +61,7 @@ def probe_one(target: tls_client.Target, settings: ProbeSettings) -> dict:
         # A phone cannot connect at all over legacy TLS, whatever the chain.
         trusted = evaluation.trusted and not shake.legacy_only
         findings += evaluation.findings
-    if shake.http_status == 404:
+    if shake.http_status == 404 and target.check_http_status:
         findings.append(
             finding(
                 "HTTP_NOT_FOUND",

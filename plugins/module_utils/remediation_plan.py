@@ -4,9 +4,13 @@
 
 By default: the bindings that serve MFA components and are not compliant, and every other binding
 that uses one of their certificates (win-acme updated only the first of several sites sharing a
-certificate). Narrowed by site names or explicit bindings. Bindings of the Central Certificate Store
-are never selected (their certificate is a file share's, not a thumbprint's), nor bindings that
-already carry the new certificate.
+certificate). Narrowed by site names, or replaced by an explicit list of bindings.
+
+A binding is left alone, with the reason, when changing it would break or be impossible: it takes its
+certificate from the Central Certificate Store; the new certificate does not name its public name; or it
+shares its HTTP.sys entry with a binding that is not changed (one entry serves one certificate, so one
+cannot change without the other: the "IP binding shared by several sites" trap). For an explicit
+binding each of these is an error instead, reported before anything changes.
 """
 
 from __future__ import annotations
@@ -18,51 +22,126 @@ class PlanError(ValueError):
     pass
 
 
-def plan_bindings(
+def plan_change(
     review: dict,
     new_thumbprint: str,
+    subject_alt_names: list[str] | None = None,
     sites: list[str] | None = None,
     bindings: list[dict] | None = None,
-) -> list[dict]:
-    """The bindings to change, each `{site, binding_information, previous_thumbprint, previous_store_name}`,
-    in IIS order."""
+) -> dict:
+    """The plan as the remediate role uses it: bindings to change, bindings left alone and why,
+    endpoints to verify, how to roll back, and the diff."""
     new_thumbprint = new_thumbprint.replace(" ", "").upper()
+    by_binding = _endpoints_by_binding(review)
+    _check_requested(by_binding, sites, bindings)
+    explicit = bool(bindings)
+    candidates = (
+        {(b["site"], b["binding_information"]) for b in bindings}
+        if explicit
+        else _default_selection(by_binding)
+    )
+    if sites:
+        candidates = {key for key in candidates if key[0] in sites}
+
+    left_alone: list[dict] = []
+
+    def leave(key: tuple[str, str], reason: str) -> None:
+        if explicit:
+            raise PlanError(
+                f"Binding '{key[1]}' of site '{key[0]}' cannot be changed: {reason}. Fix mfa_tls_bindings."
+            )
+        left_alone.append({"site": key[0], "binding_information": key[1], "reason": reason})
+
+    selected = []
+    for key, endpoints in by_binding.items():  # IIS order
+        first = endpoints[0]
+        if key not in candidates or first["certificate"]["thumbprint"] == new_thumbprint:
+            continue
+        uncovered = sorted(
+            {e["public_name"] for e in endpoints if not _covers(subject_alt_names, e["public_name"])}
+        )
+        if first["ccs"]:
+            leave(key, "it takes its certificate from the Central Certificate Store")
+        elif uncovered:
+            leave(key, f"the new certificate does not name {', '.join(uncovered)}")
+        else:
+            selected.append(key)
+    selected = _whole_http_sys_entries(by_binding, selected, new_thumbprint, leave)
+
+    planned = [(key, by_binding[key][0]["certificate"]) for key in selected]
+    verify = [e for key in selected for e in by_binding[key]]
+    rollback: dict[tuple[str, str], list[dict]] = {}
+    for (site, information), certificate in planned:
+        if certificate["thumbprint"]:
+            previous = (certificate["thumbprint"], certificate["store_name"] or "My")
+            rollback.setdefault(previous, []).append({"site": site, "binding_information": information})
+    return {
+        "bindings": [
+            {"site": site, "binding_information": information} for (site, information), _ in planned
+        ],
+        "left_alone": left_alone,
+        "verify_targets": [
+            {"url": e["url"], "address": e["address"], "check_http_status": e["component"] is not None}
+            for e in verify
+        ],
+        # What each verify target served before: after a rollback it must serve it again.
+        "previous_thumbprints": [e["certificate"]["thumbprint"] for e in verify],
+        "rollback": [{"thumbprint": t, "store_name": s, "bindings": b} for (t, s), b in rollback.items()],
+        "diff": {
+            "before": "".join(f"{s} {i}: {c['thumbprint'] or 'none'}\n" for (s, i), c in planned),
+            "after": "".join(f"{s} {i}: {new_thumbprint}\n" for (s, i), _ in planned),
+        },
+    }
+
+
+def _endpoints_by_binding(review: dict) -> dict[tuple[str, str], list[dict]]:
     by_binding: dict[tuple[str, str], list[dict]] = {}
     for endpoint in review.get("endpoints") or []:
         by_binding.setdefault((endpoint["site"], endpoint["binding_information"]), []).append(endpoint)
-    _check_requested(by_binding, sites, bindings)
+    return by_binding
 
-    if bindings:
-        selected = {(b["site"], b["binding_information"]) for b in bindings}
-    else:
-        mfa_bindings = {
-            key
-            for key, endpoints in by_binding.items()
-            if any(e["component"] and not e["compliant"] for e in endpoints)
-        }
-        bad_certificates = {by_binding[key][0]["certificate"]["thumbprint"] for key in mfa_bindings} - {""}
-        selected = mfa_bindings | {
-            key
-            for key, endpoints in by_binding.items()
-            if endpoints[0]["certificate"]["thumbprint"] in bad_certificates
-        }
-    if sites:
-        selected = {key for key in selected if key[0] in sites}
 
-    plan = []
+def _default_selection(by_binding: dict) -> set[tuple[str, str]]:
+    mfa = {
+        key
+        for key, endpoints in by_binding.items()
+        if any(e["component"] and not e["compliant"] for e in endpoints)
+    }
+    bad_certificates = {by_binding[key][0]["certificate"]["thumbprint"] for key in mfa} - {""}
+    return mfa | {
+        key
+        for key, endpoints in by_binding.items()
+        if endpoints[0]["certificate"]["thumbprint"] in bad_certificates
+    }
+
+
+def _covers(subject_alt_names: list[str] | None, public_name: str) -> bool:
+    return subject_alt_names is None or any(dns_name_matches(name, public_name) for name in subject_alt_names)
+
+
+def _whole_http_sys_entries(by_binding: dict, selected: list, new_thumbprint: str, leave) -> list:
+    """Drops selected bindings whose HTTP.sys entry also serves a binding that stays as it is."""
+    by_entry: dict[str, list[tuple[str, str]]] = {}
     for key, endpoints in by_binding.items():
-        certificate = endpoints[0]["certificate"]
-        if key not in selected or certificate["thumbprint"] == new_thumbprint or endpoints[0]["ccs"]:
-            continue
-        plan.append(
-            {
-                "site": key[0],
-                "binding_information": key[1],
-                "previous_thumbprint": certificate["thumbprint"],
-                "previous_store_name": certificate["store_name"] or "My",
-            }
-        )
-    return plan
+        if endpoints[0].get("http_sys_key"):
+            by_entry.setdefault(endpoints[0]["http_sys_key"].lower(), []).append(key)
+    kept = list(selected)
+    changed = True
+    while changed:  # dropping one binding can strand another that shares its entry
+        changed = False
+        for key in list(kept):
+            entry = (by_binding[key][0].get("http_sys_key") or "").lower()
+            staying = [
+                other
+                for other in by_entry.get(entry, [])
+                if other not in kept and by_binding[other][0]["certificate"]["thumbprint"] != new_thumbprint
+            ]
+            if staying:
+                names = ", ".join(f"'{i}' of site '{s}'" for s, i in staying)
+                leave(key, f"it shares the HTTP.sys entry {entry} with {names}, which stays as it is")
+                kept.remove(key)
+                changed = True
+    return kept
 
 
 def _check_requested(by_binding: dict, sites: list[str] | None, bindings: list[dict] | None) -> None:
@@ -77,55 +156,7 @@ def _check_requested(by_binding: dict, sites: list[str] | None, bindings: list[d
     for binding in bindings or []:
         key = (binding.get("site"), binding.get("binding_information"))
         if key not in by_binding:
-            known = ", ".join(f"{s} {b}" for s, b in by_binding)
+            known = ", ".join(f"'{i}' of site '{s}'" for s, i in by_binding)
             raise PlanError(
                 f"No HTTPS binding '{key[1]}' on site '{key[0]}' (HTTPS bindings: {known or 'none'}). Fix mfa_tls_bindings."
             )
-
-
-def plan_change(
-    review: dict,
-    new_thumbprint: str,
-    subject_alt_names: list[str] | None,
-    sites: list[str] | None,
-    bindings: list[dict] | None,
-) -> dict:
-    """The plan as the remediate role uses it: bindings to change, endpoints to verify, how to roll back."""
-    new_thumbprint = new_thumbprint.replace(" ", "").upper()
-    planned = plan_bindings(review, new_thumbprint, sites, bindings)
-    keys = {(b["site"], b["binding_information"]) for b in planned}
-    endpoints = [e for e in review.get("endpoints") or [] if (e["site"], e["binding_information"]) in keys]
-    if subject_alt_names is not None:
-        uncovered = sorted(
-            {
-                e["public_name"]
-                for e in endpoints
-                if not any(dns_name_matches(n, e["public_name"]) for n in subject_alt_names)
-            }
-        )
-        if uncovered:
-            raise PlanError(
-                f"The new certificate ({new_thumbprint}) does not name {', '.join(uncovered)}, which the bindings "
-                f"to change serve (it names {', '.join(subject_alt_names) or 'nothing'}). Use a certificate that "
-                "covers every public name, or narrow the change with mfa_tls_sites / mfa_tls_bindings."
-            )
-    rollback: dict[tuple[str, str], list[dict]] = {}
-    for binding in planned:
-        if binding["previous_thumbprint"]:
-            rollback.setdefault((binding["previous_thumbprint"], binding["previous_store_name"]), []).append(
-                {"site": binding["site"], "binding_information": binding["binding_information"]}
-            )
-    return {
-        "bindings": [{"site": b["site"], "binding_information": b["binding_information"]} for b in planned],
-        "verify_targets": [{"url": e["url"], "address": e["address"]} for e in endpoints],
-        # What each verify target served before: after a rollback it must serve it again.
-        "previous_thumbprints": [e["certificate"]["thumbprint"] for e in endpoints],
-        "rollback": [{"thumbprint": t, "store_name": s, "bindings": b} for (t, s), b in rollback.items()],
-        "diff": {
-            "before": "".join(
-                f"{b['site']} {b['binding_information']}: {b['previous_thumbprint'] or 'none'}\n"
-                for b in planned
-            ),
-            "after": "".join(f"{b['site']} {b['binding_information']}: {new_thumbprint}\n" for b in planned),
-        },
-    }

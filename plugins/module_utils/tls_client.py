@@ -29,6 +29,7 @@ class Target:
     path: str
     connect_host: str
     connect_port: int
+    check_http_status: bool = True  # False: the path means nothing, a 404 is not a finding
 
     @property
     def address(self) -> str:
@@ -46,7 +47,7 @@ class Handshake:
     error: str | None = None  # why no handshake happened at all
 
 
-def parse_target(url: str, address: str | None = None) -> Target:
+def parse_target(url: str, address: str | None = None, check_http_status: bool = True) -> Target:
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme != "https" or not parsed.hostname:
         raise TargetError(

@@ -15,6 +15,7 @@ $spec = @{
         exportable = @{ type = 'bool'; default = $false }
         import_intermediates = @{ type = 'bool'; default = $true }
         import_roots = @{ type = 'bool'; default = $false }
+        remove_stale_intermediates = @{ type = 'bool'; default = $true }
     }
     mutually_exclusive = @(
         , @('content', 'path')
@@ -164,6 +165,50 @@ foreach ($certificate in $intermediates) {
         $null = $caAfter.Add($certificate.Thumbprint.ToUpperInvariant())
     }
 }
+
+# ---- stale intermediates (win-acme #1162) ---------------------------------------------------------------
+# Schannel builds the chain it sends from LocalMachine\CA and can pick an expired certificate that has the
+# same subject as the current intermediate (an old issuance, or a copy from a retired root): clients then
+# see an expired chain to an unknown root. Candidates: certificates in CA with the subject of one of this
+# PFX's intermediates that is in CA after the run, a thumbprint that is none of the PFX's, and NotAfter in
+# the past. A currently valid certificate (a cross-signed copy, say) is never removed; My, WebHosting and
+# Root are never touched.
+$staleRemove = New-Object -TypeName System.Collections.ArrayList
+$staleBefore = New-Object -TypeName System.Collections.ArrayList
+if ($module.Params.remove_stale_intermediates) {
+    $chainSubjects = @{}
+    $chainThumbprints = @{}
+    foreach ($certificate in $intermediates) {
+        $chainThumbprints[$certificate.Thumbprint.ToUpperInvariant()] = $true
+        if ($caAfter.Contains($certificate.Thumbprint.ToUpperInvariant())) {
+            $chainSubjects[$certificate.Subject] = $true
+        }
+    }
+    if ($chainSubjects.Count -gt 0) {
+        $now = [DateTime]::UtcNow
+        $caStore = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Store -ArgumentList @('CA', 'LocalMachine')
+        try {
+            $caStore.Open('ReadOnly')
+            foreach ($candidate in $caStore.Certificates) {
+                $candidateThumbprint = $candidate.Thumbprint.ToUpperInvariant()
+                if (-not $chainSubjects.ContainsKey($candidate.Subject) -or $chainThumbprints.ContainsKey($candidateThumbprint)) {
+                    continue
+                }
+                if ($candidate.NotAfter.ToUniversalTime() -lt $now) {
+                    $null = $staleRemove.Add($candidate)
+                    $null = $staleBefore.Add($candidateThumbprint)
+                }
+            }
+        }
+        catch {
+            $module.FailJson("cannot read LocalMachine\CA to look for expired copies of the chain's intermediates ($($_.Exception.Message)), so nothing was changed. Run the module as an administrator, or set remove_stale_intermediates to false.", $_)
+        }
+        finally {
+            $caStore.Close()
+        }
+    }
+}
+
 $rootsAdd = New-Object -TypeName System.Collections.ArrayList
 $rootsSkipped = New-Object -TypeName System.Collections.ArrayList
 $rootBefore = New-Object -TypeName System.Collections.ArrayList
@@ -196,18 +241,21 @@ $module.Result.intermediates_added = @($intermediatesAdd | ForEach-Object { Get-
 $module.Result.intermediates_present = @($intermediatesPresent)
 $module.Result.roots_added = @($rootsAdd | ForEach-Object { Get-Summary -Certificate $_ })
 $module.Result.roots_skipped = @($rootsSkipped)
+$module.Result.stale_intermediates_removed = @($staleRemove | ForEach-Object { Get-Summary -Certificate $_ })
 
-$changed = $leafAdd -or $intermediatesAdd.Count -gt 0 -or $rootsAdd.Count -gt 0
+$changed = $leafAdd -or $intermediatesAdd.Count -gt 0 -or $rootsAdd.Count -gt 0 -or $staleRemove.Count -gt 0
 $module.Result.changed = $changed
 if ($changed) {
     $module.Diff.before = @{
         leaf = @{ thumbprint = $thumbprint; store_name = $storeName; present = ($leafState -ne 0); has_private_key = ($leafState -eq 2) }
         intermediates_in_ca = @($caBefore)
+        stale_intermediates_in_ca = @($staleBefore)
         roots_in_root = @($rootBefore)
     }
     $module.Diff.after = @{
         leaf = @{ thumbprint = $thumbprint; store_name = $storeName; present = $true; has_private_key = $true }
         intermediates_in_ca = @($caAfter)
+        stale_intermediates_in_ca = @()
         roots_in_root = @($rootAfter)
     }
 }
@@ -260,6 +308,24 @@ try {
 }
 catch {
     $module.FailJson("importing the PFX failed ($($_.Exception.Message)). Run the module as an administrator; if the key provider refuses the key, export the PFX again with a Microsoft key storage provider.", $_)
+}
+
+# Only once the current intermediates are in CA: the expired copies go last.
+if ($staleRemove.Count -gt 0) {
+    $caStore = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Store -ArgumentList @('CA', 'LocalMachine')
+    try {
+        $caStore.Open('ReadWrite')
+        foreach ($certificate in $staleRemove) {
+            $caStore.Remove($certificate)
+        }
+    }
+    catch {
+        $names = ($staleRemove | ForEach-Object { $_.Subject + ' ' + $_.Thumbprint }) -join '; '
+        $module.FailJson("the certificates of the PFX are in place, but removing the expired intermediates ($names) from LocalMachine\CA failed ($($_.Exception.Message)). Remove them in certlm.msc (Intermediate Certification Authorities), or run the module again as an administrator.", $_)
+    }
+    finally {
+        $caStore.Close()
+    }
 }
 
 $module.ExitJson()

@@ -12,10 +12,12 @@ version_added: 0.1.0
 description:
   - From a host's C(mfa_tls) fact (see M(mfa_server.tls.tls_facts)), selects the bindings to change. By
     default, the bindings serving MFA web components that are not compliant, and every other binding
-    that uses one of their certificates. Central Certificate Store bindings and bindings that already
-    carry the new certificate are never selected.
-  - Fails before anything changes when a named site or binding does not exist, or when the new
-    certificate does not name every public name the selected bindings serve.
+    that uses one of their certificates. Bindings that already carry the new certificate are not changed.
+  - A selected binding is left as it is, with a warning giving the reason, when it takes its certificate
+    from the Central Certificate Store, when the new certificate does not name its public name, or when it
+    shares its HTTP.sys entry with a binding that stays as it is.
+  - Fails before anything changes when a named site or binding does not exist, or when an explicitly
+    named binding cannot be changed for one of the reasons above.
   - Returns what M(mfa_server.tls.iis_binding_certificate) needs, the endpoints to verify afterwards, and
     how to roll back. With C(--diff) it shows each binding's certificate before and after.
   - This is an action plugin; it runs on the controller and touches no host.
@@ -95,6 +97,11 @@ verify_targets:
       description: Where to connect.
       type: str
       returned: always
+left_alone:
+  description: Selected bindings left as they are, each with C(site), C(binding_information) and C(reason).
+  returned: success
+  type: list
+  elements: dict
 previous_thumbprints:
   description: For each of RV(verify_targets), in the same order, the thumbprint it served before the change.
   returned: success

@@ -44,6 +44,12 @@ options:
             lead to the server (a load balancer, a lab, a server not yet in DNS).
           - Defaults to the URL's host and port.
         type: str
+      check_http_status:
+        description:
+          - Report V(HTTP_NOT_FOUND) when the URL answers HTTP 404. Set V(false) for a URL whose path means
+            nothing (the root of a site that serves no MFA component); the status is still recorded.
+        type: bool
+        default: true
   trust_bundle:
     description:
       - A PEM file of the root CAs the phone trusts.
@@ -246,7 +252,11 @@ ARGUMENT_SPEC = {
         "type": "list",
         "elements": "dict",
         "required": True,
-        "options": {"url": {"type": "str", "required": True}, "address": {"type": "str"}},
+        "options": {
+            "url": {"type": "str", "required": True},
+            "address": {"type": "str"},
+            "check_http_status": {"type": "bool", "default": True},
+        },
     },
     "trust_bundle": {"type": "path"},
     "extra_intermediates": {"type": "list", "elements": "path", "default": []},
@@ -271,7 +281,10 @@ def main() -> None:
     if params["expiry_warning_days"] < 0:
         module.fail_json(msg=f"expiry_warning_days must be 0 or more, got {params['expiry_warning_days']}.")
     try:
-        targets = [tls_client.parse_target(t["url"], t.get("address")) for t in params["targets"]]
+        targets = [
+            tls_client.parse_target(t["url"], t.get("address"), t["check_http_status"])
+            for t in params["targets"]
+        ]
         store = trust_store.load(params["trust_bundle"])
         extra = [cert for path in params["extra_intermediates"] for cert in _read_pem_file(path)]
     except (tls_client.TargetError, trust_store.TrustStoreError) as error:

@@ -133,3 +133,12 @@ def test_bad_input_fails_with_the_cause(args, message):
     result = run_module("mfa_server.tls.tls_probe", args)
     assert result["failed"] is True
     assert message in result["msg"]
+
+
+def test_a_404_is_recorded_but_not_judged_when_the_path_means_nothing(fleet):
+    _, served, roots, _ = fleet
+    scenario, server = next((s, srv) for s, srv in served if s.name == "not_found")
+    target = _target(scenario, server) | {"check_http_status": False}
+    (outcome,) = run_module("mfa_server.tls.tls_probe", {"targets": [target], "trust_bundle": roots})["results"]
+    assert outcome["http_status"] == 404
+    assert outcome["findings"] == [] and outcome["compliant"] is True
