@@ -64,7 +64,12 @@ def parse_target(url: str, address: str | None = None, check_http_status: bool =
     if address:
         connect_host, connect_port = split_address(address, url)
     return Target(
-        url=url, host=parsed.hostname, path=path, connect_host=connect_host, connect_port=connect_port
+        url=url,
+        host=parsed.hostname,
+        path=path,
+        connect_host=connect_host,
+        connect_port=connect_port,
+        check_http_status=check_http_status,
     )
 
 
