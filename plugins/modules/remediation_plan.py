@@ -97,6 +97,10 @@ verify_targets:
       description: Where to connect.
       type: str
       returned: always
+    check_http_status:
+      description: Whether an HTTP 404 counts (false for a binding that serves no MFA component).
+      type: bool
+      returned: always
 left_alone:
   description: Selected bindings left as they are, each with C(site), C(binding_information) and C(reason).
   returned: success
