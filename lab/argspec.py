@@ -1,20 +1,16 @@
 """Module argument validation as Ansible.Basic does it, from our modules' documented contract.
 
-The spec comes from the module's `.ps1` (`$spec`, via tests/ps_spec.py) when the file exists, else from
-its `.yml` sidecar DOCUMENTATION. Messages copy Ansible.Basic.cs (CheckUnsupportedArguments,
+The spec comes from the module's `.ps1` (`$spec`) when the file exists, else from its `.yml` sidecar
+DOCUMENTATION (lab.contract). Messages copy Ansible.Basic.cs (CheckUnsupportedArguments,
 CheckRequiredArguments, the type converters, choices, mutually_exclusive, required_one_of ...).
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-MODULES_DIR = ROOT / "plugins" / "modules"
+from lab import contract
+
 BOOLEANS_TRUE = ["y", "yes", "on", "1", "true", "t", "1.0"]
 BOOLEANS_FALSE = ["n", "no", "off", "0", "false", "f", "0.0"]
 _DOTNET_TYPES = {
@@ -31,26 +27,9 @@ class ArgumentError(Exception):
     """Ansible.Basic's FailJson during argument parsing."""
 
 
-@functools.cache
-def _ps_spec():
-    spec = importlib.util.spec_from_file_location("lab_ps_spec", ROOT / "tests" / "ps_spec.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["lab_ps_spec"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-@functools.cache
 def load(name: str) -> tuple[dict, dict]:
     """(argument spec, sidecar) of one of our modules; KeyError when it has no sidecar."""
-    sidecar_path = MODULES_DIR / f"{name}.yml"
-    if not sidecar_path.exists():
-        raise KeyError(name)
-    ps = _ps_spec()
-    sidecar = ps.load_sidecar(sidecar_path)
-    ps1 = MODULES_DIR / f"{name}.ps1"
-    spec = ps.load_argspec(name) if ps1.exists() else ps.argspec_from_doc(sidecar["DOCUMENTATION"])
-    return spec, sidecar
+    return contract.module_contract(name)
 
 
 def no_log_values(spec: dict, params: dict) -> list[str]:

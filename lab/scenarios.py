@@ -9,7 +9,12 @@ a certificate from a private CA (root not public; the host trusts it, phones do 
      binding; an HTTP.sys entry with no IIS binding; a stale intermediate listed first in `CA`;
   2. already compliant (public certificate, intermediate in `CA`, MFA 8.0);
   3. IIS without MFA Server.
-A FILE scenario is JSON: {"base": "seed"|"traps", "hosts": {"<name>": {<state keys to override>}}}.
+A FILE scenario is JSON:
+  {"base": "seed"|"traps",
+   "hosts":  {"<name>"|"*": {<state keys to override; mappings merge, other values replace>}},
+   "append": {"<name>"|"*": {<state key holding a list>: [items appended to it]}}}
+`*` applies to every host, before the host's own entry. `append` runs after `hosts`, so a scenario can add
+sites (e.g. the fixture of an integration target) next to the generated ones without restating them.
 """
 
 from __future__ import annotations
@@ -338,4 +343,12 @@ def build(scenario: str, index: int, ca: LabCA, state: HostState) -> dict:
         return SCENARIOS[scenario](index, ca, state)
     spec = json.loads(Path(scenario).read_text())
     data = SCENARIOS[spec.get("base", "seed")](index, ca, state)
-    return _merge(data, (spec.get("hosts") or {}).get(host_name(index), {}))
+    for name in ("*", host_name(index)):
+        _merge(data, (spec.get("hosts") or {}).get(name) or {})
+    for name in ("*", host_name(index)):
+        for key, items in ((spec.get("append") or {}).get(name) or {}).items():
+            target = data.get(key)
+            if not isinstance(target, list) or not isinstance(items, list):
+                raise ValueError(f"scenario {scenario}: append.{name}.{key} must name a list and hold a list")
+            target.extend(items)
+    return data

@@ -1,0 +1,160 @@
+"""The Windows modules' integration targets (tests/integration/targets/) pass against the lab, unchanged.
+
+They run through the real `ansible-test windows-integration`, as against a real Windows Server with IIS:
+ansible-test wants the collection at `.../ansible_collections/mfa_server/tls` and reads
+`tests/integration/inventory.winrm`, so the test copies the working tree to a temporary
+`ansible_collections/mfa_server/tls` (ansible.windows linked next to it, from the pinned `ansible` wheel
+`make setup` unpacked) and writes that inventory there from the lab's own inventory. windows-integration on
+the controller's Python ("origin") installs nothing and reaches no network (only `sanity` bootstraps pip).
+
+The host is one lab host from a scenario FILE written here: the seed (MFA Server on Default Web Site) plus
+the fixture tests/integration/targets/README.md describes for iis_binding_certificate (two sites, four
+https bindings, no certificate and no HTTP.sys entry on ports 18443-18445), and the inventory sets
+`mfa_tls_it_manage_host: false` (the lab has no `win_shell` / `win_certificate_store`). The targets run in
+ansible-test's order (alphabetical), which certificate_import needs: it must find test-a absent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.lab.conftest import ROOT, VENV_BIN, WINDOWS, Lab, lab_cli, start_lab
+
+TARGETS = ("certificate_import", "iis_binding_certificate", "iis_tls_info", "mfa_server_info")
+IT_A = "0917EFDE6CF91E559A17EDEF5DE9B4973FB47F8A"
+IT_INTERMEDIATE = "EB91FE0393A4E1B84AB8538E8F23D3CED9B07FF3"
+# Not copied into the collection tree ansible-test sees (top level; __pycache__ anywhere).
+SKIP = {".git", ".venv", ".cache", ".pytest_cache", ".ruff_cache", "lab-state"}
+
+
+def _binding(protocol: str, info: str, flags: int = 0) -> dict:
+    return {
+        "protocol": protocol,
+        "binding_information": info,
+        "ssl_flags": flags,
+        "certificate_hash": "",
+        "certificate_store_name": "",
+    }
+
+
+# The README's table: site (id order), protocol, bindingInformation, sslFlags; no certificate anywhere.
+FIXTURE_SITES = [
+    {
+        "id": 2,
+        "name": "mfa-tls-it-1",
+        "state": "Started",
+        "physical_path": "C:\\inetpub\\mfa-tls-it",
+        "bindings": [
+            _binding("http", "*:18080:it1.mfa-tls-it.test"),
+            _binding("https", "*:18443:"),
+            _binding("https", "*:18444:sni.mfa-tls-it.test", 1),
+            _binding("https", "[::1]:18445:"),
+        ],
+    },
+    {
+        "id": 3,
+        "name": "mfa-tls-it-2",
+        "state": "Started",
+        "physical_path": "C:\\inetpub\\mfa-tls-it",
+        "bindings": [
+            _binding("http", "*:18081:it2.mfa-tls-it.test"),
+            _binding("https", "*:18443:other.mfa-tls-it.test"),
+        ],
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def it_lab(tmp_path_factory) -> Lab:
+    directory = tmp_path_factory.mktemp("it-lab")
+    scenario = directory / "integration-fixture.json"
+    scenario.write_text(json.dumps({"base": "seed", "append": {"*": {"sites": FIXTURE_SITES}}}, indent=1))
+    lab = start_lab(directory / "lab", 1, str(scenario))
+    try:
+        yield lab
+    finally:
+        lab_cli("down", "--dir", str(directory / "lab"))
+
+
+def winrm_inventory(lab: Lab) -> str:
+    """tests/integration/inventory.winrm (group `windows`) from the lab's inventory.yml."""
+    import yaml
+
+    group = yaml.safe_load(lab.inventory.read_text())["all"]["children"]["mfa_servers"]
+    lines = ["[windows]"]
+    lines += [f"{name} ansible_host={hostvars['ansible_host']}" for name, hostvars in group["hosts"].items()]
+    lines += ["", "[windows:vars]"]
+    lines += [f"{key}={value}" for key, value in group["vars"].items() if key != "mfa_tls_trust_bundle"]
+    lines.append("mfa_tls_it_manage_host=false")
+    return "\n".join(lines) + "\n"
+
+
+def collection_tree(base: Path, lab: Lab) -> Path:
+    root = base / "ansible_collections" / "mfa_server" / "tls"
+    output = ROOT / "tests" / "output"  # ansible-test's own results of a run by hand
+
+    def ignore(folder: str, names: list[str]) -> list[str]:
+        top = Path(folder) == ROOT
+        return [n for n in names if n == "__pycache__" or (top and n in SKIP) or Path(folder, n) == output]
+
+    shutil.copytree(ROOT, root, symlinks=True, ignore=ignore)
+    (base / "ansible_collections" / "ansible").mkdir()
+    (base / "ansible_collections" / "ansible" / "windows").symlink_to(WINDOWS.resolve())
+    (root / "tests" / "integration" / "inventory.winrm").write_text(winrm_inventory(lab))
+    return root
+
+
+def test_integration_targets_pass_against_the_lab(it_lab, tmp_path):
+    root = collection_tree(tmp_path, it_lab)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", ANSIBLE_NOCOLOR="1")
+    out = subprocess.run(
+        [
+            str(VENV_BIN / "ansible-test"),
+            "windows-integration",
+            *TARGETS,
+            "--color",
+            "no",
+            "--continue-on-error",
+        ],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-8000:]
+    for target in TARGETS:
+        assert f"Running {target} integration test role" in text, text[-3000:]
+    recaps = re.findall(r"^mfa01\s+: ok=(\d+) .*failed=(\d+)", text, re.M)
+    assert len(recaps) == len(TARGETS) and all(failed == "0" for _, failed in recaps), recaps
+
+    # The lab's ground truth agrees with what the targets asserted through the modules.
+    truth = it_lab.state("mfa01")
+    ran = truth["counters"]["modules"]
+    assert all(ran.get(target) for target in TARGETS), ran
+    assert any(c["thumbprint"] == IT_A and c["has_private_key"] for c in truth["stores"]["My"])
+    assert any(c["thumbprint"] == IT_INTERMEDIATE for c in truth["stores"]["CA"])
+    fixture = [s for s in truth["sites"] if s["name"].startswith("mfa-tls-it-")]
+    https = [b for s in fixture for b in s["bindings"] if b["protocol"] == "https"]
+    assert {b["certificate_hash"] for b in https} == {IT_A}  # rolled back to A at the end
+    assert {b["binding_information"]: b["ssl_flags"] for b in https}[
+        "*:18444:sni.mfa-tls-it.test"
+    ] == 1  # sslFlags kept
+    keys = {e["key"]: e["certificate_hash"] for e in truth["http_sys"]}
+    assert {k: v for k, v in keys.items() if ":1844" in k} == {
+        "ipport=0.0.0.0:18443": IT_A,
+        "hostnameport=sni.mfa-tls-it.test:18444": IT_A,
+        "ipport=[::1]:18445": IT_A,
+    }
+    seed_site = next(s for s in truth["sites"] if s["name"] == "Default Web Site")
+    assert IT_A not in json.dumps(seed_site)  # never touched

@@ -1,0 +1,118 @@
+"""The lab for tests: bring it up in a folder, read its ground truth, drive real Ansible against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+WINDOWS = ROOT / ".cache" / "collections" / "ansible_collections" / "ansible" / "windows"
+
+
+def lab_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lab", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@dataclass
+class Lab:
+    dir: Path
+
+    @property
+    def inventory(self) -> Path:
+        return self.dir / "inventory.yml"
+
+    def hostvars(self, host: str) -> dict:
+        return yaml.safe_load(self.inventory.read_text())["all"]["children"]["mfa_servers"]["hosts"][host]
+
+    def state(self, host: str) -> dict:
+        out = lab_cli("state", "--dir", str(self.dir), "--host", host)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    def raw_state(self, host: str) -> dict:
+        return json.loads((self.dir / "hosts" / host / "state.json").read_text())
+
+    def env(self) -> dict:
+        env = dict(os.environ)
+        env.update(ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+        return env
+
+    def module(
+        self,
+        host: str,
+        module: str,
+        args: dict | None = None,
+        *,
+        check: bool = False,
+        diff: bool = False,
+        extra: list[str] | None = None,
+    ) -> dict:
+        """One ad-hoc module run through the winrm connection plugin; the host's result."""
+        tree = Path(tempfile.mkdtemp(prefix="lab-tree-"))
+        cmd = [str(VENV_BIN / "ansible"), "-i", str(self.inventory), host, "-m", module, "--tree", str(tree)]
+        if args:
+            cmd += ["-a", json.dumps(args)]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        cmd += extra or []
+        out = subprocess.run(
+            cmd, cwd=ROOT, capture_output=True, text=True, env=self.env(), timeout=120, check=False
+        )
+        try:
+            result = json.loads((tree / host).read_text())
+            status = re.search(rf"^{host} \| ([A-Z]+)", out.stdout, re.M)
+            # the tree callback drops `failed`; the screen output still says it
+            result["failed"] = bool(status and status[1] == "FAILED") or bool(result.get("failed"))
+            return result
+        except (OSError, json.JSONDecodeError) as exc:
+            raise AssertionError(
+                f"no result from ansible: {out.stdout[-2000:]} {out.stderr[-2000:]}"
+            ) from exc
+        finally:
+            shutil.rmtree(tree, ignore_errors=True)
+
+    def playbook(self, playbook: Path, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook), *extra]
+        return subprocess.run(
+            cmd, cwd=ROOT, capture_output=True, text=True, env=self.env(), timeout=timeout, check=False
+        )
+
+
+def start_lab(directory: Path, hosts: int, scenario: str = "seed") -> Lab:
+    out = lab_cli("up", "--hosts", str(hosts), "--dir", str(directory), "--scenario", scenario)
+    if out.returncode != 0:
+        lab_cli("down", "--dir", str(directory))
+        raise AssertionError(f"lab up failed: {out.stdout}{out.stderr}")
+    return Lab(directory)
+
+
+def configuration(state: dict) -> dict:
+    """A host's configuration from its ground truth: what a change may alter (not counters, faults, backups)."""
+    return {key: state[key] for key in ("sites", "http_sys", "stores", "mfa", "files") if key in state}
+
+
+def recap(output: str) -> dict[str, dict[str, int]]:
+    """The PLAY RECAP of ansible-playbook's output: host -> {ok, changed, unreachable, failed, ...}."""
+    result = {}
+    for host, counts in re.findall(r"^(\S+)\s+: ((?:\w+=\d+\s*)+)$", output, re.M):
+        result[host] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)}
+    return result
