@@ -25,6 +25,7 @@ $(COLLECTION_LINK):
 # ansible.windows (win_ping, setup) from the pinned `ansible` wheel; Galaxy is not needed.
 $(WINDOWS_COLLECTION): scripts/install-windows-collection $(STAMP)
 	PY=$(PY) scripts/install-windows-collection
+	@touch $@
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -1,76 +1,130 @@
-"""`make demo`: the seed's failure as a phone sees it, then the verdict once a public certificate is served.
+"""`make demo`: the seed's failure reproduced on an emulated MFA Server fleet, then fixed.
 
-What is real: TLS servers on 127.0.0.1 serving a private-CA chain and then a publicly trusted one (the
-lab's stand-in public CA), judged by `ansible localhost -m mfa_server.tls.tls_probe`. What this build
-does not do yet: change a Windows host. The remediation against emulated MFA Servers comes with the lab.
+1. starts the lab (emulated Windows MFA Servers reached over real WinRM, serving real HTTPS);
+2. runs playbooks/compliance.yml: every host fails, PRIVATE_CA, as the Authenticator app would;
+3. runs playbooks/remediate.yml with the lab's publicly trusted replacement certificate;
+4. runs playbooks/compliance.yml again: every host passes;
+5. prints where the reports and the full Ansible logs are, and stops the lab (its state stays).
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import shutil
+import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from lab import pki  # noqa: E402
-
-from ansible_runner import run_module  # noqa: E402
-from servers import HTTPSServer  # noqa: E402
-
-PUBLIC_NAME = "mfa.contoso.test"
-PATH = "/MultiFactorAuthMobileAppWebService/PfPaWs.asmx"
+BIN = Path(sys.executable).parent
 
 
-def probe(server: HTTPSServer, trust_bundle: str | None) -> dict:
-    args = {"targets": [{"url": f"https://{PUBLIC_NAME}{PATH}", "address": server.address}]}
-    if trust_bundle:
-        args["trust_bundle"] = trust_bundle
-    result = run_module("mfa_server.tls.tls_probe", args)
-    if result.get("failed"):
-        sys.exit(f"tls_probe failed: {result.get('msg')}")
-    return result["results"][0]
+def run(command: list[str], log: Path) -> int:
+    with log.open("w") as stream:
+        return subprocess.run(
+            command, cwd=ROOT, stdout=stream, stderr=subprocess.STDOUT, check=False
+        ).returncode
 
 
-def show(title: str, outcome: dict) -> None:
-    verdict = "COMPLIANT" if outcome["compliant"] else "NOT COMPLIANT"
-    print(
-        f"\n== {title}\n   {outcome['url']} via {outcome['address']}: {verdict}, trusted={outcome['trusted']}, "
-        f"HTTP {outcome['http_status']}, {outcome['tls_version']}"
+def playbook(name: str, lab_dir: Path, log: Path, *extra: str) -> int:
+    inventory = lab_dir / "inventory.yml"
+    return run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks" / name), *extra], log
     )
-    for cert in outcome["presented_chain"]:
-        print(f"   sent: {cert['subject']}  (issuer {cert['issuer']})")
-    for finding in outcome["findings"]:
-        print(
-            f"   [{finding['severity']}] {finding['code']}: {finding['message']}\n      fix: {finding['remediation']}"
-        )
+
+
+def verdicts(report_dir: Path) -> None:
+    report = json.loads((report_dir / "mfa-tls-compliance.json").read_text())
+    for host, entry in sorted(report["hosts"].items()):
+        verdict = "compliant" if entry["compliant"] else "NOT COMPLIANT"
+        print(f"   {host}: {verdict}")
+        for endpoint in entry["endpoints"]:
+            codes = ", ".join(endpoint["codes"]) or "no finding"
+            print(f"      {endpoint['url']}  {codes}")
+        if not entry["compliant"]:
+            details = entry["details"]["endpoints"][0]
+            errors = [f for f in details["phone"]["findings"] if f["severity"] == "error"]
+            for finding in errors[:1]:
+                print(f"      why: {finding['message']}\n      fix: {finding['remediation']}")
 
 
 def main() -> None:
-    private_root = pki.make_root("Contoso Private Root")
-    private_ca = pki.make_intermediate(private_root, "Contoso Issuing CA")
-    public_root = pki.make_root("Lab Public Root (stand-in for a public CA)")
-    public_ca = pki.make_intermediate(public_root, "Lab Public Issuing CA")
-    private_leaf = pki.make_leaf(private_ca, [PUBLIC_NAME])
-    public_leaf = pki.make_leaf(public_ca, [PUBLIC_NAME])
-    routes = {PATH: 200}
-    with tempfile.TemporaryDirectory() as folder:
-        bundle = Path(folder, "public-roots.pem")
-        bundle.write_bytes(public_root.pem())
-        with HTTPSServer([private_leaf.pem(), private_ca.pem()], private_leaf.key_pem(), routes) as server:
-            show(
-                "Before: the seed's private-CA certificate, judged with Mozilla's roots", probe(server, None)
-            )
-        with HTTPSServer([public_leaf.pem(), public_ca.pem()], public_leaf.key_pem(), routes) as server:
-            show(
-                "After: a certificate from the (lab) public CA, judged with the lab's public roots",
-                probe(server, str(bundle)),
-            )
-    print(
-        "\nThis build judges endpoints only. Changing the IIS bindings of (emulated) MFA Servers is not "
-        "part of it yet; see README.md, 'Status'."
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=ROOT / "lab-state" / "demo")
+    options = parser.parse_args()
+    lab_dir = options.dir.resolve()
+    logs = lab_dir / "logs"
+    reports = lab_dir / "reports"
+
+    subprocess.run(
+        [sys.executable, "-m", "lab", "down", "--dir", str(lab_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    shutil.rmtree(lab_dir, ignore_errors=True)
+    print(
+        f"== 1. Starting {options.hosts} emulated MFA Servers (seed scenario: MFA Server 7.3, private-CA certificate)"
+    )
+    up = subprocess.run(
+        [sys.executable, "-m", "lab", "up", "--hosts", str(options.hosts), "--dir", str(lab_dir)],
+        cwd=ROOT,
+        check=False,
+    )
+    if up.returncode:
+        sys.exit("The lab did not start; see the message above.")
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        print("\n== 2. Compliance as a phone sees it (expected to fail: this is the seed's 'NotFound')")
+        failed = playbook(
+            "compliance.yml",
+            lab_dir,
+            logs / "1-compliance-before.log",
+            "-e",
+            f"mfa_tls_report_dir={reports / 'before'}",
+        )
+        verdicts(reports / "before")
+        if failed == 0:
+            sys.exit("Compliance passed before the fix: the demo's premise is broken.")
+
+        print("\n== 3. Remediation with the lab's publicly trusted certificate (certs/replacement.pfx)")
+        variables = {
+            "mfa_tls_pfx_path": str(lab_dir / "certs" / "replacement.pfx"),
+            "mfa_tls_pfx_password": (lab_dir / "certs" / "replacement.pass").read_text().strip(),
+        }
+        if playbook("remediate.yml", lab_dir, logs / "2-remediate.log", "-e", json.dumps(variables)):
+            sys.exit(f"Remediation failed; see {logs / '2-remediate.log'}.")
+        print(
+            "   done: certificate imported, bindings changed, every changed endpoint verified as a phone would"
+        )
+
+        print("\n== 4. Compliance again")
+        if playbook(
+            "compliance.yml",
+            lab_dir,
+            logs / "3-compliance-after.log",
+            "-e",
+            f"mfa_tls_report_dir={reports / 'after'}",
+        ):
+            sys.exit(f"Compliance still fails; see {logs / '3-compliance-after.log'}.")
+        verdicts(reports / "after")
+
+        print(f"\n== 5. Reports: {reports / 'after' / 'mfa-tls-compliance.html'} (also .json, .csv, .xml),")
+        print(f"   before the fix: {reports / 'before'}; Ansible logs: {logs}")
+        print(
+            f"   Explore the lab yourself: .venv/bin/python -m lab up --hosts {options.hosts} --dir {lab_dir}"
+        )
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "lab", "down", "--dir", str(lab_dir)],
+            cwd=ROOT,
+            capture_output=True,
+            check=False,
+        )
 
 
 if __name__ == "__main__":

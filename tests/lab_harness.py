@@ -34,6 +34,9 @@ def lab_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 class Lab:
     dir: Path
 
+    def hosts(self) -> list[str]:
+        return list(yaml.safe_load(self.inventory.read_text())["all"]["children"]["mfa_servers"]["hosts"])
+
     @property
     def inventory(self) -> Path:
         return self.dir / "inventory.yml"

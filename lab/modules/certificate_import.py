@@ -1,9 +1,15 @@
-"""mfa_server.tls.certificate_import: real PFX parsing (cryptography), the store logic of the .ps1."""
+"""mfa_server.tls.certificate_import: real PFX parsing (cryptography), the store logic of the .ps1.
+
+`remove_stale_intermediates` (win-acme #1162): expired certificates in `CA` with the subject of one of the
+PFX's intermediates that is in `CA` after the run, and a thumbprint none of the PFX's, are removed once the
+PFX's intermediates are in place. Valid certificates and the other stores are never touched.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import re
 
 from cryptography.hazmat.primitives import serialization
@@ -108,6 +114,7 @@ def run(m) -> None:
         elif m.params["import_intermediates"]:
             add_ca.append(c)
             ca_after.append(tp)
+    stale = _stale(data, intermediates, ca_after) if m.params["remove_stale_intermediates"] else []
     add_root, skipped_root, root_before, root_after = [], [], [], []
     for c in roots:
         tp = certinfo.thumbprint(c)
@@ -121,7 +128,7 @@ def run(m) -> None:
         else:
             skipped_root.append(_summary(c))
     dns, _ = certinfo.sans(leaf)
-    changed = leaf_add or bool(add_ca) or bool(add_root)
+    changed = leaf_add or bool(add_ca) or bool(add_root) or bool(stale)
     m.result.update(
         {
             "changed": changed,
@@ -138,6 +145,7 @@ def run(m) -> None:
             "intermediates_present": present_ca,
             "roots_added": [_summary(c) for c in add_root],
             "roots_skipped": skipped_root,
+            "stale_intermediates_removed": [_summary(certinfo.load(e["der_b64"])) for e in stale],
         }
     )
     if changed and m.diff:
@@ -148,10 +156,16 @@ def run(m) -> None:
             "has_private_key": leaf_state == 2,
         }
         m.result["diff"] = {
-            "before": {"leaf": leaf_before, "intermediates_in_ca": ca_before, "roots_in_root": root_before},
+            "before": {
+                "leaf": leaf_before,
+                "intermediates_in_ca": ca_before,
+                "stale_intermediates_in_ca": [e["thumbprint"] for e in stale],
+                "roots_in_root": root_before,
+            },
             "after": {
                 "leaf": {**leaf_before, "present": True, "has_private_key": True},
                 "intermediates_in_ca": ca_after,
+                "stale_intermediates_in_ca": [],
                 "roots_in_root": root_after,
             },
         }
@@ -182,3 +196,23 @@ def run(m) -> None:
             live["stores"]["CA"].append(_entry(c, False))
         for c in add_root:
             live["stores"]["Root"].append(_entry(c, False))
+        gone = {e["thumbprint"] for e in stale}
+        live["stores"]["CA"] = [e for e in live["stores"]["CA"] if e["thumbprint"] not in gone]
+
+
+def _stale(data: dict, intermediates: list, ca_after: list[str]) -> list[dict]:
+    """Expired copies in `CA` of the PFX's intermediates that are in `CA` after the run, in store order."""
+    # as the .ps1: .NET's Subject strings, compared as PowerShell hashtable keys (case-insensitive)
+    subjects = {
+        certinfo.dotnet_name(c.subject).lower() for c in intermediates if certinfo.thumbprint(c) in ca_after
+    }
+    ours = {certinfo.thumbprint(c) for c in intermediates}
+    now = dt.datetime.now(dt.UTC)
+    stale = []
+    for entry in data["stores"]["CA"]:
+        if entry["thumbprint"] in ours:
+            continue
+        cert = certinfo.load(entry["der_b64"])
+        if certinfo.dotnet_name(cert.subject).lower() in subjects and cert.not_valid_after_utc < now:
+            stale.append(entry)
+    return stale

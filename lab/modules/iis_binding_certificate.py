@@ -151,6 +151,16 @@ def run(m) -> None:
             if candidate["hash"] == replace and not candidate["ssl_flags"] & 2 and candidate not in selected:
                 selected.append(candidate)
     for entry in selected:
+        # an SNI binding without a host name would need 'hostnameport=:port', which HTTP.sys cannot hold
+        if entry["ssl_flags"] & 1 and not entry["parsed"][2].strip():
+            example = entry["binding_information"].rstrip() + "mfa.contoso.com"
+            m.fail(
+                f"binding {_name(entry)} has the SNI flag (sslFlags {entry['ssl_flags']}) but no host name, so its "
+                f"HTTP.sys entry would be 'hostnameport=:{entry['parsed'][1]}', which HTTP.sys cannot hold; nothing "
+                f"was changed. Give the binding a host name in IIS (for example '{example}'), or clear 'Require "
+                "Server Name Indication' on it in IIS Manager (sslFlags bit 1), then run again."
+            )
+    for entry in selected:
         for candidate in everything:
             if candidate in selected or candidate["key"] is None:
                 continue

@@ -36,9 +36,14 @@ def _binding_row(data: dict, binding: dict) -> dict:
 def _same(entry: dict, binding: dict) -> bool:
     return (entry.get("certificate_hash") or "").upper() == (
         binding.get("certificate_hash") or ""
-    ).upper() and (entry.get("certificate_store_name") or "").lower() == (
-        binding.get("certificate_store_name") or ""
-    ).lower()
+    ).upper() and _store_key(entry.get("certificate_store_name")) == _store_key(
+        binding.get("certificate_store_name")
+    )
+
+
+def _store_key(name: str | None) -> str:
+    """As the .ps1's Test-SameStoreName: HTTP.sys holds the personal store as 'MY' or as nothing, IIS as 'My'."""
+    return (name or "My").lower()
 
 
 def _split_key(key: str) -> tuple[str, str, str, int]:

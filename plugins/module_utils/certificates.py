@@ -53,6 +53,10 @@ def der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.DER)
 
 
+def pem(cert: x509.Certificate) -> str:
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
 def sha1_thumbprint(cert: x509.Certificate) -> str:
     """Windows calls this the thumbprint: upper-case hex of the SHA-1 of the DER."""
     return cert.fingerprint(hashes.SHA1()).hex().upper()

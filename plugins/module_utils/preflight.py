@@ -51,7 +51,11 @@ def describe_replacement(pfx: Pfx) -> dict:
         "not_after": certificates.not_after(pfx.leaf).isoformat(),
         "key": certificates.key_description(pfx.leaf),
         "intermediates": [
-            {"thumbprint": certificates.sha1_thumbprint(c), "subject": c.subject.rfc4514_string()}
+            {
+                "thumbprint": certificates.sha1_thumbprint(c),
+                "subject": c.subject.rfc4514_string(),
+                "pem": certificates.pem(c),
+            }
             for c in pfx.intermediates
         ],
     }

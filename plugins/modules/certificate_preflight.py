@@ -120,6 +120,10 @@ intermediates:
       description: Subject distinguished name.
       type: str
       returned: always
+    pem:
+      description: The certificate, PEM (public; lets a probe name a missing intermediate).
+      type: str
+      returned: always
 problems:
   description: Every reason the certificate is not fit (the module fails when there is any).
   returned: failure

@@ -196,6 +196,15 @@ if ($null -ne $replaceThumbprint) {
     }
 }
 
+# An SNI binding without a host name would need the HTTP.sys entry 'hostnameport=:port', which HTTP.sys
+# cannot hold (the catch-all corrupted with the SNI flag, community.windows #31): refuse before any change.
+foreach ($entry in $selected) {
+    if ((($entry.ssl_flags -band 1) -ne 0) -and [string]::IsNullOrWhiteSpace($entry.parsed.host)) {
+        $example = $entry.binding_information.TrimEnd() + 'mfa.contoso.com'
+        $module.FailJson("binding $(Format-BindingName -Entry $entry) has the SNI flag (sslFlags $($entry.ssl_flags)) but no host name, so its HTTP.sys entry would be 'hostnameport=:$($entry.parsed.port)', which HTTP.sys cannot hold; nothing was changed. Give the binding a host name in IIS (for example '$example'), or clear 'Require Server Name Indication' on it in IIS Manager (sslFlags bit 1), then run again.")
+    }
+}
+
 # A non-SNI binding shares its ipport entry with every binding on the same IP and port: all of them
 # must be selected, or the change would silently reach the ones that were not (the catch-all trap).
 foreach ($entry in $selected) {

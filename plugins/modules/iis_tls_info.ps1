@@ -43,6 +43,18 @@ function Get-RegistryDword {
     return $number
 }
 
+function Test-SameStoreName {
+    # IIS says 'My', HTTP.sys stores 'MY' or nothing for the personal store: compare without case, empty = My.
+    param([string]$Left, [string]$Right)
+    if ([string]::IsNullOrEmpty($Left)) {
+        $Left = 'My'
+    }
+    if ([string]::IsNullOrEmpty($Right)) {
+        $Right = 'My'
+    }
+    return [string]::Equals($Left, $Right, [System.StringComparison]::OrdinalIgnoreCase)
+}
+
 function Get-KeyDetail {
     param($Certificate)
     $oid = $Certificate.PublicKey.Oid.Value
@@ -318,7 +330,7 @@ if ($null -ne $serverManager) {
                     if ($binding.key_parts.kind -eq 'ccs') {
                         $status = 'consistent'
                     }
-                    elseif ($current.Hash -eq $binding.hash -and $current.StoreName -eq $binding.store) {
+                    elseif ($current.Hash -eq $binding.hash -and (Test-SameStoreName -Left $current.StoreName -Right $binding.store)) {
                         $status = 'consistent'
                     }
                 }
@@ -354,7 +366,7 @@ foreach ($entry in ($httpSysEntries | Sort-Object -Property Key)) {
         if ($status -eq 'orphaned') {
             $status = 'consistent'
         }
-        if ($entry.Kind -ne 'ccs' -and ($binding.hash -ne $entry.Hash -or $binding.store -ne $entry.StoreName)) {
+        if ($entry.Kind -ne 'ccs' -and ($binding.hash -ne $entry.Hash -or -not (Test-SameStoreName -Left $binding.store -Right $entry.StoreName))) {
             $status = 'mismatch'
         }
     }

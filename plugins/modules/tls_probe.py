@@ -62,6 +62,12 @@ options:
     type: list
     elements: path
     default: []
+  intermediates_pem:
+    description:
+      - Intermediate certificates as PEM text, used like O(extra_intermediates).
+    type: list
+    elements: str
+    default: []
   fetch_aia:
     description:
       - Download a missing intermediate from the certificate's Authority Information Access URL to
@@ -260,6 +266,7 @@ ARGUMENT_SPEC = {
     },
     "trust_bundle": {"type": "path"},
     "extra_intermediates": {"type": "list", "elements": "path", "default": []},
+    "intermediates_pem": {"type": "list", "elements": "str", "default": []},
     "fetch_aia": {"type": "bool", "default": True},
     "expiry_warning_days": {"type": "int", "default": 30},
     "timeout": {"type": "float", "default": 10},
@@ -287,6 +294,9 @@ def main() -> None:
         ]
         store = trust_store.load(params["trust_bundle"])
         extra = [cert for path in params["extra_intermediates"] for cert in _read_pem_file(path)]
+        extra += [
+            cert for pem in params["intermediates_pem"] for cert in _parse_pem(pem, "intermediates_pem")
+        ]
     except (tls_client.TargetError, trust_store.TrustStoreError) as error:
         module.fail_json(msg=str(error))
 
@@ -304,11 +314,18 @@ def main() -> None:
 def _read_pem_file(path: str) -> list:
     try:
         with open(path, "rb") as handle:
-            return certificates.load_pem_bundle(handle.read())
-    except (OSError, ValueError) as error:
+            return _parse_pem(handle.read(), path)
+    except OSError as error:
         raise trust_store.TrustStoreError(
-            f"Cannot read intermediates from {path}: {error}; give PEM files of certificates."
+            f"Cannot read intermediates from {path}: {error.strerror}."
         ) from error
+
+
+def _parse_pem(data: str | bytes, source: str) -> list:
+    try:
+        return certificates.load_pem_bundle(data.encode() if isinstance(data, str) else data)
+    except ValueError as error:
+        raise trust_store.TrustStoreError(f"{source} is not PEM certificates: {error}.") from error
 
 
 if __name__ == "__main__":

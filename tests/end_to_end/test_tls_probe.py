@@ -139,6 +139,8 @@ def test_a_404_is_recorded_but_not_judged_when_the_path_means_nothing(fleet):
     _, served, roots, _ = fleet
     scenario, server = next((s, srv) for s, srv in served if s.name == "not_found")
     target = _target(scenario, server) | {"check_http_status": False}
-    (outcome,) = run_module("mfa_server.tls.tls_probe", {"targets": [target], "trust_bundle": roots})["results"]
+    (outcome,) = run_module("mfa_server.tls.tls_probe", {"targets": [target], "trust_bundle": roots})[
+        "results"
+    ]
     assert outcome["http_status"] == 404
     assert outcome["findings"] == [] and outcome["compliant"] is True

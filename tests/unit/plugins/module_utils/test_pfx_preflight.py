@@ -34,7 +34,11 @@ def test_a_good_pfx_passes_and_is_described():
     assert facts["thumbprint"] == leaf.sha1
     assert facts["subject_alt_names"] == [HOST]
     assert facts["intermediates"] == [
-        {"thumbprint": LAB.public_ca.sha1, "subject": LAB.public_ca.cert.subject.rfc4514_string()}
+        {
+            "thumbprint": LAB.public_ca.sha1,
+            "subject": LAB.public_ca.cert.subject.rfc4514_string(),
+            "pem": LAB.public_ca.pem().decode(),
+        }
     ]
 
 

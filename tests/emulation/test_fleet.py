@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tests.lab.conftest import lab_cli, start_lab
+from lab_harness import lab_cli, start_lab
 
 HOSTS = 50
 

@@ -15,7 +15,7 @@ import ssl
 import pytest
 from cryptography import x509
 
-from tests.lab.conftest import Lab, lab_cli, start_lab
+from lab_harness import Lab, lab_cli, start_lab
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.lab.conftest import ROOT, VENV_BIN, WINDOWS, Lab, lab_cli, start_lab
+from lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, lab_cli, start_lab
 
 TARGETS = ("certificate_import", "iis_binding_certificate", "iis_tls_info", "mfa_server_info")
 IT_A = "0917EFDE6CF91E559A17EDEF5DE9B4973FB47F8A"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import ssl
 
-from tests.lab.conftest import ROOT, lab_cli, start_lab
+from lab_harness import ROOT, lab_cli, start_lab
 
 
 def test_inventory_uses_ntlm_https_with_validation(seed_lab):

@@ -9,8 +9,8 @@ import ssl
 import pytest
 import yaml
 
-from tests.lab.conftest import ROOT, lab_cli
-from tests.lab.return_schema import check
+from lab_harness import ROOT, lab_cli
+from return_schema import check
 
 MODULES = ("iis_tls_info", "mfa_server_info", "certificate_import", "iis_binding_certificate")
 

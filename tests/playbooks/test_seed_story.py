@@ -1,0 +1,76 @@
+"""The seed story end to end against the lab, through the real playbooks: compliance fails naming
+PRIVATE_CA, check mode changes nothing and shows the diff, remediate fixes it (ground truth and a real
+handshake agree), a second run changes nothing, compliance passes."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from lab_harness import configuration, recap
+from playbook_runs import compliance, remediate, replacement_thumbprint
+
+
+def _executions(lab) -> dict[str, int]:
+    """Module executions per host so far, from the lab's counters (each costs seconds on real Windows)."""
+    return {h: sum(lab.state(h)["counters"]["modules"].values()) for h in lab.hosts()}
+
+
+def _spent(lab, before: dict[str, int]) -> set[int]:
+    return {count - before[host] for host, count in _executions(lab).items()}
+
+
+def test_the_seed_story(seed_lab, tmp_path):
+    lab = seed_lab
+    hosts = lab.hosts()
+    before = {h: configuration(lab.state(h)) for h in hosts}
+
+    counted = _executions(lab)
+    failing = compliance(lab, tmp_path / "before")
+    assert _spent(lab, counted) == {2}, "compliance needs two module executions per host"
+    assert failing.returncode != 0, failing.stdout
+    report = json.loads((tmp_path / "before" / "mfa-tls-compliance.json").read_text())
+    for host in hosts:
+        entry = report["hosts"][host]
+        assert entry["compliant"] is False
+        assert all("PRIVATE_CA" in e["codes"] for e in entry["endpoints"])
+        assert "mobile_app_web_service" in {e["component"] for e in entry["endpoints"]}
+    junit = (tmp_path / "before" / "mfa-tls-compliance.xml").read_text()
+    assert junit.count("<testcase") == junit.count("<failure") == 2 * len(hosts)
+
+    checked = remediate(lab, "--check", "--diff")
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert {h: configuration(lab.state(h)) for h in hosts} == before, "check mode changed a host"
+    assert len(re.findall(r"^-Default Web Site \*:443:: [0-9A-F]{40}$", checked.stdout, re.M)) == len(hosts)
+    assert len(re.findall(r"^\+Default Web Site \*:443:: [0-9A-F]{40}$", checked.stdout, re.M)) == len(hosts)
+
+    counted = _executions(lab)
+    fixed = remediate(lab)
+    assert fixed.returncode == 0, fixed.stdout[-3000:]
+    assert _spent(lab, counted) == {4}, "a host that changes needs four module executions"
+    new = replacement_thumbprint(lab)
+    for host in hosts:
+        state = lab.state(host)
+        https = [b for s in state["sites"] for b in s["bindings"] if b["protocol"] == "https"]
+        assert {b["certificate_hash"] for b in https} == {new}
+        assert {e["certificate_hash"] for e in state["http_sys"]} == {new}
+        assert any(c["thumbprint"] == new and c["has_private_key"] for c in state["stores"]["My"])
+        assert len(state["backups"]) == 1
+        kept = {c["thumbprint"] for c in state["stores"]["My"]}
+        assert {c["thumbprint"] for c in before[host]["stores"]["My"]} <= kept, "the old certificate is kept"
+
+    counted = _executions(lab)
+    again = remediate(lab)
+    assert again.returncode == 0
+    assert _spent(lab, counted) == {2}, "a host that needs nothing needs two module executions"
+    assert all(counts["changed"] == 0 for counts in recap(again.stdout).values()), again.stdout[-2000:]
+
+    passing = compliance(lab, tmp_path / "after")
+    assert passing.returncode == 0, passing.stdout[-3000:]
+    after = json.loads((tmp_path / "after" / "mfa-tls-compliance.json").read_text())
+    assert after["summary"]["compliant"] is True
+    for host in hosts:
+        for endpoint in after["hosts"][host]["details"]["endpoints"]:
+            assert endpoint["phone"]["trusted"] is True
+            assert endpoint["phone"]["presented_chain"][0]["sha1"] == new
+            assert endpoint["phone"]["http_status"] == 200
