@@ -62,11 +62,16 @@ def rows(hosts: list[dict]) -> list[dict]:
                     "not_after": endpoint["certificate"].get("not_after") or "",
                     "verdict": "compliant" if endpoint["compliant"] else "NOT COMPLIANT",
                     "codes": " ".join(endpoint["codes"]),
+                    "fix": " ".join(
+                        dict.fromkeys(
+                            f["remediation"] for f in _findings(endpoint) if f["severity"] == "error"
+                        )
+                    ),
                 }
             )
         if not host.get("endpoints"):
             verdict = host.get("error") or "no HTTPS binding"
-            result.append(dict.fromkeys(COLUMNS, "") | {"host": host["host"], "verdict": verdict})
+            result.append(dict.fromkeys([*COLUMNS, "fix"], "") | {"host": host["host"], "verdict": verdict})
     return result
 
 
@@ -111,7 +116,7 @@ def write_fleet(report_dir: str, title: str) -> tuple[dict[str, str], dict]:
 
 def _csv(table: list[dict]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(table)
     return buffer.getvalue()
@@ -154,12 +159,16 @@ def _findings(endpoint: dict) -> list[dict]:
     return result
 
 
+HTML_COLUMNS = [*COLUMNS, "fix"]
+
+
 def _html(title: str, summary_: dict, table: list[dict]) -> str:
-    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in COLUMNS)
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in HTML_COLUMNS)
     body = []
     for row in table:
         css = "ok" if row["verdict"] == "compliant" else "bad"
-        cells = "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in COLUMNS)
+        shown = row | {"not_after": row["not_after"][:10]}  # the day is what an administrator plans by
+        cells = "".join(f"<td>{html.escape(str(shown[c]))}</td>" for c in HTML_COLUMNS)
         body.append(f'<tr class="{css}">{cells}</tr>')
     verdict = "All hosts compliant" if summary_["compliant"] else "Not compliant"
     return f"""<!DOCTYPE html>
