@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/mfa_server/tls
 WINDOWS_COLLECTION := .cache/collections/ansible_collections/ansible/windows/.from-ansible-14.5.0
 
-.PHONY: setup test lint unit demo bench-probe lab-up lab-down clean
+.PHONY: setup test lint unit demo bench-probe bench lab-up lab-down clean
 
 setup: $(STAMP) $(COLLECTION_LINK) $(WINDOWS_COLLECTION)
 
@@ -52,3 +52,16 @@ lab-down: setup
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache
+
+# The fleet benchmark (bench/fleet.py): a lab of 50 hosts, every playbook against the win_ping floor.
+# Options through ARGS, e.g. make bench ARGS="--hosts 20 --forks 20".
+bench: setup
+	$(PY) bench/fleet.py $(ARGS)
+
+# The collection as the ecosystem checks it (also part of `make test`, as tests/ecosystem): ansible-test
+# sanity and units from a copy at <tmp>/ansible_collections/mfa_server/tls (offline pip bootstrap),
+# ansible-lint --profile production, ansible-doc and antsibull-docs, the changelog, the Galaxy artifact
+# installed and run by FQCN against the lab, ansible-builder create, and a job through ansible-runner.
+.PHONY: ecosystem
+ecosystem: setup
+	$(VENV)/bin/pytest -q tests/ecosystem

@@ -51,16 +51,18 @@ def serve(count: int, folder: Path) -> None:
         sys.stdin.read()
 
 
-def bare_loop(addresses: list[str]) -> float:
+def bare_loop(addresses: list[str], server_names: list[str] | None = None) -> float:
+    """TCP connect + TLS handshake to each `host:port`, one after the other; SNI from `server_names`."""
+    names = server_names or [HOST.format(index=index) for index in range(len(addresses))]
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     start = time.perf_counter()
-    for index, address in enumerate(addresses):
+    for name, address in zip(names, addresses, strict=True):
         host, port = address.rsplit(":", 1)
         with (
-            socket.create_connection((host, int(port)), timeout=10) as raw,
-            context.wrap_socket(raw, server_hostname=HOST.format(index=index)),
+            socket.create_connection((host.strip("[]"), int(port)), timeout=10) as raw,
+            context.wrap_socket(raw, server_hostname=name),
         ):
             pass
     return time.perf_counter() - start
@@ -71,7 +73,15 @@ def _targets(addresses: list[str]) -> list[dict]:
 
 
 def engine(addresses: list[str], roots: Path, concurrency: int) -> tuple[float, list[dict]]:
-    targets = [tls_client.parse_target(t["url"], t["address"]) for t in _targets(addresses)]
+    return engine_targets(_targets(addresses), roots, concurrency)
+
+
+def engine_targets(target_args: list[dict], roots: Path, concurrency: int) -> tuple[float, list[dict]]:
+    """The probe engine in-process over tls_probe-style targets ({url, address, check_http_status})."""
+    targets = [
+        tls_client.parse_target(t["url"], t.get("address"), t.get("check_http_status", True))
+        for t in target_args
+    ]
     settings = ProbeSettings(
         store=trust_store.load(str(roots)),
         issuer_lookup=IssuerLookup([], fetch_aia=False, timeout=10),
@@ -84,9 +94,16 @@ def engine(addresses: list[str], roots: Path, concurrency: int) -> tuple[float, 
 
 
 def module(addresses: list[str], roots: Path, concurrency: int) -> float:
-    args = {"targets": _targets(addresses), "trust_bundle": str(roots), "concurrency": concurrency}
+    return module_targets(_targets(addresses), roots, concurrency)[0]
+
+
+def module_targets(
+    targets: list[dict], roots: Path, concurrency: int, env: dict | None = None, timeout: float = 600
+) -> tuple[float, str]:
+    """One `ansible localhost -m mfa_server.tls.tls_probe` call over `targets`: seconds and its stdout."""
+    args = {"targets": targets, "trust_bundle": str(roots), "concurrency": concurrency}
     start = time.perf_counter()
-    subprocess.run(
+    out = subprocess.run(
         [
             str(Path(sys.executable).parent / "ansible"),
             "localhost",
@@ -98,8 +115,11 @@ def module(addresses: list[str], roots: Path, concurrency: int) -> float:
         cwd=ROOT,
         check=True,
         capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
-    return time.perf_counter() - start
+    return time.perf_counter() - start, out.stdout
 
 
 def main() -> None:

@@ -51,11 +51,11 @@ class ConnectionAuth:
 
     def check(self, header: str) -> None:
         """Raises Unauthorized unless the request (or the connection) is authenticated."""
-        scheme, _, value = header.partition(" ")
+        scheme, _sep, value = header.partition(" ")
         scheme = scheme.lower()
         if scheme == "basic":
             try:
-                user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+                user, _sep, password = base64.b64decode(value.strip()).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError) as exc:
                 raise Unauthorized() from exc
             if _user_matches(user, self.user) and hmac.compare_digest(password, self.password):

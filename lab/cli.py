@@ -87,7 +87,7 @@ def down(args) -> int:
     pid = _pid(lab_dir)
     if pid:
         os.killpg(pid, signal.SIGTERM)
-        for _ in range(100):
+        for _attempt in range(100):
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:

@@ -202,7 +202,7 @@ class _Evaluator:
 
     def array_expression(self, node: tree_sitter.Node) -> _Unrollable:
         items: _Unrollable = _Unrollable()
-        inner = [c for c in node.named_children]
+        inner = list(node.named_children)
         statements: list[tree_sitter.Node] = []
         for child in inner:
             if child.type == "statement_list":
@@ -312,7 +312,7 @@ def module_paths(name: str) -> tuple[Path, Path]:
 
 def load_argspec(name: str) -> dict[str, Any]:
     """The full argument spec of one of our PowerShell modules, read from its `.ps1`."""
-    ps1, _ = module_paths(name)
+    ps1, _sidecar = module_paths(name)
     return extract_spec(ps1.read_bytes())
 
 

@@ -25,7 +25,7 @@ def chain_from_ca_store(data: dict, leaf_der_b64: str) -> list[str]:
     """Intermediates (DER base64, leaf's issuer first) found in the CA store, as Schannel sends them."""
     chain: list[str] = []
     current = certinfo.load(leaf_der_b64)
-    for _ in range(8):
+    for _attempt in range(8):
         if certinfo.is_self_signed(current):
             break
         candidates = [
@@ -107,7 +107,7 @@ def new_context(files: tuple[Path, Path] | None) -> ssl.SSLContext:
 def _ccs_cert(data: dict, sni: str | None) -> dict | None:
     """The Central Certificate Store holds `<host>.pfx` files; the lab keeps them in a `CCS` store."""
     for cert in data["stores"].get("CCS", []):
-        dns, _ = certinfo.sans(certinfo.load(cert["der_b64"]))
+        dns, _ips = certinfo.sans(certinfo.load(cert["der_b64"]))
         if sni and sni.lower() in (d.lower() for d in dns):
             return cert
     return None
@@ -157,7 +157,7 @@ def _serve_http(tls: ssl.SSLSocket, data: dict, port: int, sni: str | None, loca
             line = reader.readline(8192)
             if line in (b"\r\n", b"\n", b""):
                 break
-            name, _, value = line.decode("latin-1").partition(":")
+            name, _sep, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
         if int(headers.get("content-length") or 0):
             reader.read(int(headers["content-length"]))

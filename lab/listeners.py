@@ -34,7 +34,7 @@ class Acceptor:
 
     def serve_forever(self) -> None:
         while not self.stopping.is_set():
-            for key, _ in self.selector.select(timeout=0.5):
+            for key, _events in self.selector.select(timeout=0.5):
                 try:
                     conn, addr = key.fileobj.accept()  # type: ignore[union-attr]
                 except (BlockingIOError, OSError):

@@ -50,6 +50,7 @@ def run_module_with_output(
             capture_output=True,
             text=True,
             timeout=timeout,
+            check=False,
         )
         if not result_file.exists():
             raise AssertionError(f"ansible-playbook saved no result:\n{completed.stdout}\n{completed.stderr}")

@@ -41,20 +41,13 @@ import tree_sitter
 # its names stay importable from here unchanged.
 if importlib.util.find_spec("lab") is None:  # loaded by file path, without the repository root on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab.contract import (  # noqa: F401  (re-exported)
-    _LANGUAGE,
+from lab.contract import (  # noqa: F401  re-exported for the tests; pylint: disable=unused-import
     MODULES_DIR,
     NO_LOG_MARKER,
     SpecError,
     SyntaxProblem,
-    _assignments,
-    _description_lines,
-    _Evaluator,
-    _plain,
-    _strip,
     _text,
     _tree_problems,
-    _Unrollable,
     _walk,
     argspec_from_doc,
     extract_spec,

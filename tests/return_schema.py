@@ -85,7 +85,7 @@ def check(result: dict, return_doc: dict) -> list[str]:
     """Problems found (empty list when the result keeps the contract)."""
     problems: list[str] = []
     failed = bool(result.get("failed"))
-    _check_dict({k: v for k, v in result.items()}, return_doc or {}, "", problems, failed=failed)
+    _check_dict(dict(result), return_doc or {}, "", problems, failed=failed)
     if failed:  # a failure returns what it had gathered; missing keys are allowed then
         problems = [p for p in problems if "but missing" not in p]
     return problems

@@ -97,7 +97,7 @@ def execute(host: Host, script_name: str, complex_args: dict) -> tuple[bytes, by
         faults = dict(data.get("faults") or {})
     try:
         if spec is None:
-            spec, _ = argspec.load(short)
+            spec, _rest = argspec.load(short)
     except KeyError:
         msg = f"lab: module {fqcn} has no documentation sidecar, refusing to emulate it"
         return _answer({"failed": True, "changed": False, "msg": msg}, [], 1)

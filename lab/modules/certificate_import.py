@@ -127,7 +127,7 @@ def run(m) -> None:
             root_after.append(tp)
         else:
             skipped_root.append(_summary(c))
-    dns, _ = certinfo.sans(leaf)
+    dns, _ips = certinfo.sans(leaf)
     changed = leaf_add or bool(add_ca) or bool(add_root) or bool(stale)
     m.result.update(
         {

@@ -47,10 +47,10 @@ def _store_key(name: str | None) -> str:
 
 
 def _split_key(key: str) -> tuple[str, str, str, int]:
-    kind, _, rest = key.partition("=")
+    kind, _sep, rest = key.partition("=")
     if kind == "ccs":
         return kind, "", "", int(rest)
-    where, _, port = rest.rpartition(":")
+    where, _sep, port = rest.rpartition(":")
     if kind == "ipport":
         return kind, where.strip("[]"), "", int(port)
     return kind, "", where, int(port)
@@ -187,7 +187,7 @@ def run(m) -> None:
         mapped = [(s, r) for s, r in all_rows if r["http_sys_key"].lower() == entry["key"].lower()]
         if not mapped:
             status = "orphaned"
-        elif kind == "ccs" or all(_same(entry, r) for _, r in mapped):
+        elif kind == "ccs" or all(_same(entry, r) for _key, r in mapped):
             status = "consistent"
         else:
             status = "mismatch"

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import threading
 import urllib.error
-import urllib.request
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import open_url
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import certificates
 
@@ -50,9 +52,9 @@ class IssuerLookup:
             self.errors[url] = "only http and https AIA URLs are fetched"
         else:
             try:
-                with urllib.request.urlopen(url, timeout=self._timeout) as response:
+                with open_url(url, timeout=self._timeout) as response:
                     found = certificates.load_certificates(response.read(MAX_AIA_BYTES))
-            except (OSError, ValueError, urllib.error.URLError) as error:
+            except (OSError, ValueError, urllib.error.URLError, UrlsConnectionError) as error:
                 self.errors[url] = str(error)
         with self._lock:
             self._downloads[url] = found

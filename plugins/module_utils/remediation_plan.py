@@ -77,7 +77,7 @@ def plan_change(
             rollback.setdefault(previous, []).append({"site": site, "binding_information": information})
     return {
         "bindings": [
-            {"site": site, "binding_information": information} for (site, information), _ in planned
+            {"site": site, "binding_information": information} for (site, information), _endpoint in planned
         ],
         "left_alone": left_alone,
         "verify_targets": [
@@ -89,7 +89,7 @@ def plan_change(
         "rollback": [{"thumbprint": t, "store_name": s, "bindings": b} for (t, s), b in rollback.items()],
         "diff": {
             "before": "".join(f"{s} {i}: {c['thumbprint'] or 'none'}\n" for (s, i), c in planned),
-            "after": "".join(f"{s} {i}: {new_thumbprint}\n" for (s, i), _ in planned),
+            "after": "".join(f"{s} {i}: {new_thumbprint}\n" for (s, i), _endpoint in planned),
         },
     }
 
@@ -146,7 +146,7 @@ def _whole_http_sys_entries(by_binding: dict, selected: list, new_thumbprint: st
 
 def _check_requested(by_binding: dict, sites: list[str] | None, bindings: list[dict] | None) -> None:
     """Names that match nothing are mistakes: say so before anything changes."""
-    known_sites = {site for site, _ in by_binding}
+    known_sites = {site for site, _information in by_binding}
     for site in sites or []:
         if site not in known_sites:
             raise PlanError(

@@ -125,6 +125,7 @@ def handshake(target: Target, timeout: float) -> Handshake:
         result.error = f"no TCP connection to {target.address}: {error.strerror or error}"
         return result
     server_name = target.host if _is_dns_name(target.host) else None
+    modern_error = ""
     try:
         with _PHONE_CONTEXT.wrap_socket(raw, server_hostname=server_name) as tls:
             result.tls_version = tls.version()

@@ -20,7 +20,7 @@ description:
   - Problems are reported with the finding codes of M(mfa_server.tls.tls_probe), and V(TOO_SHORT) when
     the remaining validity is under O(min_days).
 author:
-  - mfa_server.tls contributors
+  - mfa_server.tls maintainers (@mfa-server-tls)
 options:
   path:
     description: The PFX (PKCS#12) file.

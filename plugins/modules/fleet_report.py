@@ -19,7 +19,7 @@ description:
   - A host without the fact (unreachable, failed before discovery) is reported as not compliant.
   - This is an action plugin; it writes on the controller. In check mode it writes nothing.
 author:
-  - mfa_server.tls contributors
+  - mfa_server.tls maintainers (@mfa-server-tls)
 options:
   report_dir:
     description: The folder for the reports; created when missing.

@@ -22,7 +22,7 @@ description:
     how to roll back. With C(--diff) it shows each binding's certificate before and after.
   - This is an action plugin; it runs on the controller and touches no host.
 author:
-  - mfa_server.tls contributors
+  - mfa_server.tls maintainers (@mfa-server-tls)
 options:
   review:
     description: The host's C(mfa_tls) fact.

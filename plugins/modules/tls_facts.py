@@ -19,7 +19,7 @@ description:
   - The result is the fact C(mfa_tls). It changes nothing and supports check mode.
   - This is an action plugin; the probes start from the controller.
 author:
-  - mfa_server.tls contributors
+  - mfa_server.tls maintainers (@mfa-server-tls)
 options:
   public_name:
     description:
@@ -141,7 +141,7 @@ ansible_facts:
               type: dict
               returned: always
             phone:
-              description: The probe's result, as one entry of M(mfa_server.tls.tls_probe)'s RV(results).
+              description: The probe's result, as one entry of M(mfa_server.tls.tls_probe)'s RV(mfa_server.tls.tls_probe#module:results).
               type: dict
               returned: always
             compliant:

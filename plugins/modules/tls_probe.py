@@ -23,7 +23,7 @@ description:
     V(NOT_YET_VALID), V(WEAK_SIGNATURE), V(WEAK_KEY), V(NO_SERVER_AUTH), V(LEGACY_TLS_ONLY), V(UNREACHABLE),
     V(HTTP_NOT_FOUND), V(UNTRUSTED), V(CERTIFICATE_MISSING) (errors); V(EXPIRING_SOON) (warning); V(CHAIN_ORDER), V(ROOT_SENT) (info)."
 author:
-  - mfa_server.tls contributors
+  - mfa_server.tls maintainers (@mfa-server-tls)
 options:
   targets:
     description:

@@ -136,7 +136,7 @@ def test_integration_targets_pass_against_the_lab(it_lab, tmp_path):
     for target in TARGETS:
         assert f"Running {target} integration test role" in text, text[-3000:]
     recaps = re.findall(r"^mfa01\s+: ok=(\d+) .*failed=(\d+)", text, re.M)
-    assert len(recaps) == len(TARGETS) and all(failed == "0" for _, failed in recaps), recaps
+    assert len(recaps) == len(TARGETS) and all(failed == "0" for _ok, failed in recaps), recaps
 
     # The lab's ground truth agrees with what the targets asserted through the modules.
     truth = it_lab.state("mfa01")

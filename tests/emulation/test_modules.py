@@ -84,7 +84,7 @@ def test_binding_arguments_refused(seed_lab):
 
 def test_import_wrong_password_and_no_key_change_nothing(seed_lab, tmp_path):
     before = seed_lab.raw_state("mfa03")["stores"]
-    content, _ = pfx(seed_lab, "public", tmp_path)
+    content, _password = pfx(seed_lab, "public", tmp_path)
     wrong = seed_lab.module(
         "mfa03", "mfa_server.tls.certificate_import", {"content": content, "password": "nope"}
     )

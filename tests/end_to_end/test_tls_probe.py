@@ -43,7 +43,7 @@ def fleet(tmp_path_factory):
         folder = tmp_path_factory.mktemp("trust")
         (folder / "roots.pem").write_bytes(lab.trust_pem())
         extra = folder / "extra.pem"
-        extra.write_bytes(b"".join(i.pem() for s, _ in served for i in s.extra_intermediates))
+        extra.write_bytes(b"".join(i.pem() for s, _server in served for i in s.extra_intermediates))
         yield lab, served, str(folder / "roots.pem"), str(extra)
 
 
@@ -52,7 +52,7 @@ def _target(scenario, server) -> dict:
 
 
 def test_every_scenario_is_judged_through_the_module(fleet):
-    _, served, roots, extra = fleet
+    _lab, served, roots, extra = fleet
     result = run_module(
         "mfa_server.tls.tls_probe",
         {
@@ -74,7 +74,7 @@ def test_every_scenario_is_judged_through_the_module(fleet):
         assert sent == [i.sha1 for i in scenario.serve], f"{scenario.name}: chain recorded exactly as sent"
         for f in outcome["findings"]:
             assert f["severity"] == CATALOGUE[f["code"]][0]
-    by_name = {s.name: r for (s, _), r in zip(served, result["results"], strict=True)}
+    by_name = {s.name: r for (s, _server), r in zip(served, result["results"], strict=True)}
     assert by_name["legacy_tls"]["tls_version"] in ("TLSv1", "TLSv1.1")
     assert by_name["good"]["tls_version"] in ("TLSv1.2", "TLSv1.3")
     assert by_name["good"]["http_status"] == 200
@@ -105,7 +105,7 @@ def test_unreachable_endpoints_say_why(fleet):
 
 
 def test_default_store_is_mozilla_and_refuses_a_private_chain(fleet):
-    _, served, _, _ = fleet
+    _lab, served, _roots, _extra = fleet
     scenario, server = next((s, srv) for s, srv in served if s.name == "private_ca")
     result = run_module("mfa_server.tls.tls_probe", {"targets": [_target(scenario, server)]}, check=True)
     (outcome,) = result["results"]
@@ -136,7 +136,7 @@ def test_bad_input_fails_with_the_cause(args, message):
 
 
 def test_a_404_is_recorded_but_not_judged_when_the_path_means_nothing(fleet):
-    _, served, roots, _ = fleet
+    _lab, served, roots, _extra = fleet
     scenario, server = next((s, srv) for s, srv in served if s.name == "not_found")
     target = _target(scenario, server) | {"check_http_status": False}
     (outcome,) = run_module("mfa_server.tls.tls_probe", {"targets": [target], "trust_bundle": roots})[

@@ -72,7 +72,7 @@ def test_a_pfx_holding_only_a_ca_is_refused():
         (lambda: LAB.leaf(not_after=pki.now() - dt.timedelta(days=1)), lambda: [LAB.public_ca], "EXPIRED"),
         (lambda: LAB.leaf(not_after=pki.now() + dt.timedelta(days=5)), lambda: [LAB.public_ca], "TOO_SHORT"),
         (lambda: LAB.leaf(key=pki.new_key("rsa", 1024)), lambda: [LAB.public_ca], "WEAK_KEY"),
-        (lambda: LAB.leaf(), lambda: [], "PRIVATE_CA"),  # no intermediate in the PFX: IIS could not send it
+        (LAB.leaf, lambda: [], "PRIVATE_CA"),  # no intermediate in the PFX: IIS could not send it
     ],
 )
 def test_unfit_certificates_are_refused_with_their_code(make_leaf, issuer_chain, expected):

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT))
 
 from tests import ps_spec  # noqa: E402
+from tests.collection_paths import ansible_env, collection_roots  # noqa: E402
 
 MODULES = ps_spec.powershell_modules()
 EXPECTED = {"certificate_import", "iis_binding_certificate", "iis_tls_info", "mfa_server_info"}
@@ -156,7 +157,7 @@ def test_ansible_core_packages_the_utils():
     script = f"""
 import json, sys
 from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
-_AnsibleCollectionFinder(paths=[{str(ROOT / ".cache" / "collections")!r}])._install()
+_AnsibleCollectionFinder(paths={collection_roots()!r})._install()
 from ansible.errors import AnsibleError
 from ansible.executor.powershell.module_manifest import PSModuleDepFinder
 found = {{}}
@@ -176,6 +177,7 @@ print(json.dumps(found))
     result = subprocess.run(
         [sys.executable, "-c", script, *modules],
         cwd=ROOT,
+        env=ansible_env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -289,7 +291,7 @@ def test_csharp_util_layout(path):
     for using in re.findall(r"(?m)^using\s+([\w.]+)\s*;", source):
         assert using == "System" or using.startswith(("System.", "Microsoft.")), f"{path.name}: using {using}"
     accelerators = re.findall(r"(?m)^//\s*TypeAccelerator\s+-Name\s+([\w.]+)\s+-TypeName\s+([\w.]+)", source)
-    for _, type_name in accelerators:
+    for _accelerator, type_name in accelerators:
         assert type_name in types, (
             f"{path.name}: TypeAccelerator names {type_name}, which it does not declare"
         )
@@ -496,6 +498,7 @@ def test_ansible_doc_renders(name):
     result = subprocess.run(
         [str(ansible_doc), f"mfa_server.tls.{name}"],
         cwd=ROOT,
+        env=ansible_env(),
         capture_output=True,
         text=True,
         timeout=120,

@@ -16,6 +16,8 @@ import yaml
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
 from ansible_collections.mfa_server.tls.plugins.modules import tls_probe
 
+from collection_paths import ansible_env
+
 ROOT = Path(__file__).resolve().parents[4]
 # no_log is not a documentation key for Python modules; secrets are checked on their own below.
 SPEC_KEYS = ("type", "elements", "required", "default", "choices")
@@ -69,6 +71,7 @@ def test_ansible_doc_renders_documentation_examples_and_return(name):
     completed = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-doc"), "--json", fqcn],
         cwd=ROOT,
+        env=ansible_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -84,6 +87,7 @@ def test_probe_findings_are_documented_in_full():
     completed = subprocess.run(
         [str(Path(sys.executable).parent / "ansible-doc"), "--json", "mfa_server.tls.tls_probe"],
         cwd=ROOT,
+        env=ansible_env(),
         capture_output=True,
         text=True,
         check=True,
@@ -101,4 +105,4 @@ def test_every_finding_code_is_documented_with_its_severity():
         (label,) = re.findall(r"\((errors|warning|info)\)", part)
         severity = {"errors": "error"}.get(label, label)
         documented.update(dict.fromkeys(re.findall(r"V\(([A-Z_]+)\)", part), severity))
-    assert documented == {code: severity for code, (severity, _) in CATALOGUE.items()}
+    assert documented == {code: severity for code, (severity, _description) in CATALOGUE.items()}
