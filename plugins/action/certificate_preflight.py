@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import base64
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.mfa_server.tls.plugins.module_utils import trust_store
 from ansible_collections.mfa_server.tls.plugins.module_utils.pfx import PfxError, load_pfx
 from ansible_collections.mfa_server.tls.plugins.module_utils.preflight import (
     describe_replacement,
     replacement_problems,
+)
+from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import (
+    ActionFailure,
+    ControllerAction,
 )
 
 ARGUMENT_SPEC = {
@@ -25,37 +27,28 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    INPUT_ERRORS = (PfxError, trust_store.TrustStoreError)
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, args: dict, task_vars: dict) -> dict:
         names = [name.strip() for name in args["public_names"] if name and name.strip()]
         if not names:
-            return result | _failure(
-                "public_names is empty: give every host name phones use to reach the server."
-            )
+            raise ActionFailure("public_names is empty: give every host name phones use to reach the server.")
         path = args["path"]
         try:
             with open(path, "rb") as handle:
                 data = handle.read()
-            pfx = load_pfx(data, args["password"], path)
-            store = trust_store.load(args["trust_bundle"])
         except OSError as error:
-            return result | _failure(f"Cannot read the PFX {path}: {error.strerror}. Check mfa_tls_pfx_path.")
-        except (PfxError, trust_store.TrustStoreError) as error:
-            return result | _failure(str(error))
+            raise ActionFailure(
+                f"Cannot read the PFX {path}: {error.strerror}. Check mfa_tls_pfx_path."
+            ) from error
+        pfx = load_pfx(data, args["password"], path)
         facts = describe_replacement(pfx)
-        problems = replacement_problems(pfx, names, store, args["min_days"])
+        problems = replacement_problems(pfx, names, trust_store.load(args["trust_bundle"]), args["min_days"])
         if problems:
             message = f"The certificate {facts['subject']} in {path} is not fit to serve {', '.join(names)}: "
-            return result | facts | _failure(message + " ".join(problems)) | {"problems": problems}
+            return facts | {"failed": True, "msg": message + " ".join(problems), "problems": problems}
         if args["return_content"]:
             facts["pfx_base64"] = base64.b64encode(data).decode("ascii")
-        return result | facts | {"changed": False}
-
-
-def _failure(message: str) -> dict:
-    return {"failed": True, "msg": message}
+        return facts | {"changed": False}

@@ -4,42 +4,50 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.mfa_server.tls.plugins.module_utils import reports
+from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import (
+    ActionFailure,
+    ControllerAction,
+)
 
 ARGUMENT_SPEC = {
     "report_dir": {"type": "path", "required": True},
     "hosts": {"type": "list", "elements": "str"},
     "title": {"type": "str", "default": "mfa-tls-report"},
+    "set_stats": {"type": "bool", "default": False},
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        if self._task.check_mode:
-            return result | {"changed": False, "msg": "check mode: no report written"}
-        task_vars = task_vars or {}
+    def act(self, args: dict, task_vars: dict) -> dict:
         hostvars = task_vars.get("hostvars", {})
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
+        reviews = {
+            host: (hostvars[host].get("ansible_facts", {}).get("mfa_tls") if host in hostvars else None)
+            or reports.missing_review()
+            for host in hosts
+        }
+        result: dict = {
+            "changed": False
+        }  # reports are outputs on the controller, not changes to a managed host
+        if args["set_stats"]:
+            # What ansible.builtin.set_stats hands to AWX, for every host of the run in one task.
+            summaries = {host: reports.host_summary(review) for host, review in reviews.items()}
+            result["ansible_stats"] = {
+                "data": {"mfa_tls_compliance": summaries},
+                "per_host": False,
+                "aggregate": True,
+            }
+        if self._task.check_mode:
+            return result | {"msg": "check mode: no report written"}
         try:
-            for host in hosts:
-                review = hostvars[host].get("ansible_facts", {}).get("mfa_tls") if host in hostvars else None
-                reports.write_host(args["report_dir"], host, review or reports.missing_review())
+            for host, review in reviews.items():
+                reports.write_host(args["report_dir"], host, review)
             paths, summary = reports.write_fleet(args["report_dir"], args["title"])
         except OSError as error:
-            return result | {
-                "failed": True,
-                "msg": f"Cannot write the report into {args['report_dir']}: {error}. Check mfa_tls_report_dir.",
-            }
-        # Reports are outputs on the controller, not changes to a managed host.
-        return result | {
-            "changed": False,
-            "files": paths,
-            "summary": summary,
-        }
+            raise ActionFailure(
+                f"Cannot write the report into {args['report_dir']}: {error}. Check mfa_tls_report_dir."
+            ) from error
+        return result | {"files": paths, "summary": summary}

@@ -4,9 +4,8 @@
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan import PlanError, plan_change
+from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import ControllerAction
 
 ARGUMENT_SPEC = {
     "review": {"type": "dict", "required": True},
@@ -25,24 +24,16 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    INPUT_ERRORS = (PlanError,)
 
-    def run(self, tmp=None, task_vars=None):
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        try:
-            plan = plan_change(
-                args["review"], args["thumbprint"], args["subject_alt_names"], args["sites"], args["bindings"]
-            )
-        except PlanError as error:
-            return result | {"failed": True, "msg": str(error)}
-        result["diff"] = plan.pop("diff")
-        result.update(plan)
-        result["changed"] = bool(plan["bindings"])
-        result["warnings"] = [
+    def act(self, args: dict, task_vars: dict) -> dict:
+        plan = plan_change(
+            args["review"], args["thumbprint"], args["subject_alt_names"], args["sites"], args["bindings"]
+        )
+        warnings = [
             f"Left as it is: binding '{s['binding_information']}' of site '{s['site']}': {s['reason']}."
             for s in plan["left_alone"]
         ]
-        return result
+        return plan | {"changed": bool(plan["bindings"]), "warnings": warnings}

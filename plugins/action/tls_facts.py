@@ -9,14 +9,12 @@ this process: no further module execution, no further WinRM round trip.
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
-
-from ansible_collections.mfa_server.tls.plugins.module_utils import trust_store
-from ansible_collections.mfa_server.tls.plugins.module_utils.certificates import load_pem_bundle
-from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy
 from ansible_collections.mfa_server.tls.plugins.module_utils.host_review import review_host
-from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup import IssuerLookup
-from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings
+from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeInputError, settings_from
+from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import (
+    ActionFailure,
+    ControllerAction,
+)
 
 ARGUMENT_SPEC = {
     "public_name": {"type": "str"},
@@ -30,20 +28,18 @@ ARGUMENT_SPEC = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _VALID_ARGS = frozenset(ARGUMENT_SPEC)
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    INPUT_ERRORS = (ProbeInputError,)
 
-    def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
-        result = super().run(tmp, task_vars)
-        _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+    def act(self, args: dict, task_vars: dict) -> dict:
+        settings = settings_from(args)
         try:
-            settings = _settings(args)
             probe_addresses = {int(port): str(address) for port, address in args["probe_addresses"].items()}
-        except (trust_store.TrustStoreError, ValueError) as error:
-            return result | {"failed": True, "msg": str(error)}
-
+        except ValueError as error:
+            raise ActionFailure(
+                f"probe_addresses maps IIS ports to host:port; a key is not a port: {error}."
+            ) from error
         facts = {}
         for module, module_args in (
             ("mfa_server.tls.iis_tls_info", {"sites": args["sites"]}),
@@ -51,36 +47,13 @@ class ActionModule(ActionBase):
         ):
             answer = self._execute_module(module_name=module, module_args=module_args, task_vars=task_vars)
             if answer.get("failed") or answer.get("unreachable"):
-                answer["msg"] = f"{module} failed on the host: {answer.get('msg', 'no message')}"
-                return result | answer
+                return answer | {"msg": f"{module} failed on the host: {answer.get('msg', 'no message')}"}
             facts[module] = answer
-
-        public_name = args["public_name"] or task_vars.get("inventory_hostname")
         review = review_host(
             facts["mfa_server.tls.iis_tls_info"],
             facts["mfa_server.tls.mfa_server_info"],
-            public_name,
+            args["public_name"] or task_vars.get("inventory_hostname"),
             probe_addresses,
             settings,
         )
-        return result | {
-            "changed": False,
-            "compliant": review["compliant"],
-            "ansible_facts": {"mfa_tls": review},
-        }
-
-
-def _settings(args: dict) -> ProbeSettings:
-    extra = []
-    for path in args["extra_intermediates"]:
-        try:
-            with open(path, "rb") as handle:
-                extra += load_pem_bundle(handle.read())
-        except (OSError, ValueError) as error:
-            raise ValueError(f"Cannot read intermediates from {path}: {error}; give PEM files.") from error
-    return ProbeSettings(
-        store=trust_store.load(args["trust_bundle"]),
-        issuer_lookup=IssuerLookup(extra, args["fetch_aia"], args["timeout"]),
-        policy=Policy(expiry_warning_days=args["expiry_warning_days"]),
-        timeout=args["timeout"],
-    )
+        return {"changed": False, "compliant": review["compliant"], "ansible_facts": {"mfa_tls": review}}

@@ -136,6 +136,12 @@ def review_host(
         "computer_name": iis.get("computer_name"),
         "compliant": all(e["compliant"] for e in reviewed),
         "endpoints": reviewed,
+        # One line per endpoint that is not compliant, for messages (templating them costs per host).
+        "problems": [
+            f"{e['url']} ({e['site']} {e['binding_information']}): {', '.join(e['codes'])}"
+            for e in reviewed
+            if not e["compliant"]
+        ],
         "mfa_server": _mfa_summary(mfa),
         "http_sys_divergence": [
             {

@@ -8,11 +8,35 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, tls_client
+from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, tls_client, trust_store
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy, evaluate_chain
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import Finding, finding, has_error
 from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup import IssuerLookup
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
+
+ARGUMENT_SPEC = {
+    "targets": {
+        "type": "list",
+        "elements": "dict",
+        "required": True,
+        "options": {
+            "url": {"type": "str", "required": True},
+            "address": {"type": "str"},
+            "check_http_status": {"type": "bool", "default": True},
+        },
+    },
+    "trust_bundle": {"type": "path"},
+    "extra_intermediates": {"type": "list", "elements": "path", "default": []},
+    "intermediates_pem": {"type": "list", "elements": "str", "default": []},
+    "fetch_aia": {"type": "bool", "default": True},
+    "expiry_warning_days": {"type": "int", "default": 30},
+    "timeout": {"type": "float", "default": 10},
+    "concurrency": {"type": "int", "default": 16},
+}
+
+
+class ProbeInputError(ValueError):
+    """A probe option is wrong; the message says which and how to fix it."""
 
 
 @dataclass(frozen=True)
@@ -22,6 +46,62 @@ class ProbeSettings:
     policy: Policy
     timeout: float = 10.0
     concurrency: int = 16
+
+
+def run_probe(params: dict) -> dict:
+    """The tls_probe module's work, from its validated parameters to its result."""
+    settings = settings_from(params)
+    try:
+        targets = [
+            tls_client.parse_target(t["url"], t.get("address"), t["check_http_status"])
+            for t in params["targets"]
+        ]
+    except tls_client.TargetError as error:
+        raise ProbeInputError(str(error)) from error
+    results = probe_all(targets, settings)
+    return {"changed": False, "compliant": all(r["compliant"] for r in results), "results": results}
+
+
+def settings_from(params: dict) -> ProbeSettings:
+    """Probe settings from options named as tls_probe names them (absent ones take its defaults)."""
+    timeout = params.get("timeout", 10)
+    concurrency = params.get("concurrency", 16)
+    expiry_warning_days = params.get("expiry_warning_days", 30)
+    for name, value in (("timeout", timeout), ("concurrency", concurrency)):
+        if value <= 0:
+            raise ProbeInputError(f"{name} must be greater than 0, got {value}.")
+    if expiry_warning_days < 0:
+        raise ProbeInputError(f"expiry_warning_days must be 0 or more, got {expiry_warning_days}.")
+    try:
+        store = trust_store.load(params.get("trust_bundle"))
+    except trust_store.TrustStoreError as error:
+        raise ProbeInputError(str(error)) from error
+    extra = [cert for path in params.get("extra_intermediates") or [] for cert in _read_pem_file(path)]
+    extra += [
+        cert for pem in params.get("intermediates_pem") or [] for cert in _parse_pem(pem, "intermediates_pem")
+    ]
+    return ProbeSettings(
+        store=store,
+        issuer_lookup=IssuerLookup(extra, params.get("fetch_aia", True), timeout),
+        policy=Policy(expiry_warning_days=expiry_warning_days),
+        timeout=timeout,
+        concurrency=concurrency,
+    )
+
+
+def _read_pem_file(path: str) -> list:
+    try:
+        with open(path, "rb") as handle:
+            return _parse_pem(handle.read(), path)
+    except OSError as error:
+        raise ProbeInputError(f"Cannot read intermediates from {path}: {error.strerror}.") from error
+
+
+def _parse_pem(data: str | bytes, source: str) -> list:
+    try:
+        return certificates.load_pem_bundle(data.encode() if isinstance(data, str) else data)
+    except ValueError as error:
+        raise ProbeInputError(f"{source} is not PEM certificates: {error}.") from error
 
 
 def probe_all(targets: list[tls_client.Target], settings: ProbeSettings) -> list[dict]:

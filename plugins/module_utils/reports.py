@@ -212,3 +212,11 @@ def missing_review() -> dict:
         "endpoints": [],
         "error": "no facts: the host was unreachable or failed before discovery",
     }
+
+
+def host_summary(review: dict) -> dict:
+    """A host's verdict in a few words: what AWX shows per host."""
+    return {
+        "compliant": review["compliant"],
+        "codes": sorted({code for endpoint in review.get("endpoints") or [] for code in endpoint["codes"]}),
+    }

@@ -33,6 +33,13 @@ options:
     description: The base name of the fleet files.
     type: str
     default: mfa-tls-report
+  set_stats:
+    description:
+      - Also hand each host's summary (C(compliant), C(codes)) to AWX under C(mfa_tls_compliance), as
+        M(ansible.builtin.set_stats) with C(aggregate=true) would, for every host of the run in this one task.
+      - Done in check mode too; only the files are not written then.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""

@@ -153,6 +153,11 @@ ansible_facts:
               type: list
               elements: str
               returned: always
+        problems:
+          description: One line per endpoint that is not compliant, with its URL, binding and finding codes.
+          type: list
+          elements: str
+          returned: always
         mfa_server:
           description: MFA Server installation facts (installed, version, end of support, components).
           type: dict

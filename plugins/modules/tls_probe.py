@@ -243,89 +243,27 @@ import traceback
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 try:
-    from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, tls_client, trust_store
-    from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy
-    from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup import IssuerLookup
-    from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings, probe_all
+    from ansible_collections.mfa_server.tls.plugins.module_utils import certificates
+    from ansible_collections.mfa_server.tls.plugins.module_utils.probe import (
+        ARGUMENT_SPEC,
+        ProbeInputError,
+        run_probe,
+    )
 
     IMPORT_ERROR = None
 except ImportError:
     IMPORT_ERROR = traceback.format_exc()
-
-
-ARGUMENT_SPEC = {
-    "targets": {
-        "type": "list",
-        "elements": "dict",
-        "required": True,
-        "options": {
-            "url": {"type": "str", "required": True},
-            "address": {"type": "str"},
-            "check_http_status": {"type": "bool", "default": True},
-        },
-    },
-    "trust_bundle": {"type": "path"},
-    "extra_intermediates": {"type": "list", "elements": "path", "default": []},
-    "intermediates_pem": {"type": "list", "elements": "str", "default": []},
-    "fetch_aia": {"type": "bool", "default": True},
-    "expiry_warning_days": {"type": "int", "default": 30},
-    "timeout": {"type": "float", "default": 10},
-    "concurrency": {"type": "int", "default": 16},
-}
+    ARGUMENT_SPEC = {}
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if IMPORT_ERROR or not certificates.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography >= 42"), exception=IMPORT_ERROR)
-    params = module.params
-    for name in ("timeout", "concurrency"):
-        if params[name] <= 0:
-            module.fail_json(msg=f"{name} must be greater than 0, got {params[name]}.")
-    if params["expiry_warning_days"] < 0:
-        module.fail_json(msg=f"expiry_warning_days must be 0 or more, got {params['expiry_warning_days']}.")
     try:
-        targets = [
-            tls_client.parse_target(t["url"], t.get("address"), t["check_http_status"])
-            for t in params["targets"]
-        ]
-        store = trust_store.load(params["trust_bundle"])
-        extra = [cert for path in params["extra_intermediates"] for cert in _read_pem_file(path)]
-        extra += [
-            cert for pem in params["intermediates_pem"] for cert in _parse_pem(pem, "intermediates_pem")
-        ]
-    except (tls_client.TargetError, trust_store.TrustStoreError) as error:
+        module.exit_json(**run_probe(module.params))
+    except ProbeInputError as error:
         module.fail_json(msg=str(error))
-
-    settings = ProbeSettings(
-        store=store,
-        issuer_lookup=IssuerLookup(extra, params["fetch_aia"], params["timeout"]),
-        policy=Policy(expiry_warning_days=params["expiry_warning_days"]),
-        timeout=params["timeout"],
-        concurrency=params["concurrency"],
-    )
-    results = probe_all(targets, settings)
-    module.exit_json(changed=False, compliant=all(r["compliant"] for r in results), results=results)
-
-
-def _read_pem_file(path: str) -> list:
-    try:
-        with open(path, "rb") as handle:
-            return _parse_pem(handle.read(), path)
-    except OSError as error:
-        raise trust_store.TrustStoreError(
-            f"Cannot read intermediates from {path}: {error.strerror}."
-        ) from error
-
-
-def _parse_pem(data: str | bytes, source: str) -> list:
-    try:
-        return certificates.load_pem_bundle(data.encode() if isinstance(data, str) else data)
-    except ValueError as error:
-        raise trust_store.TrustStoreError(f"{source} is not PEM certificates: {error}.") from error
 
 
 if __name__ == "__main__":
