@@ -93,6 +93,21 @@ class Lab:
         finally:
             shutil.rmtree(tree, ignore_errors=True)
 
+    def probe_codes(self, host: str, **options) -> list[str]:
+        """Finding codes of tls_probe (run on the controller, as a phone would) for the host's Mobile App
+        Web Service, judged against the lab's public roots."""
+        hostvars = self.hostvars(host)
+        url = f"https://{hostvars['mfa_tls_public_name']}/MultiFactorAuthMobileAppWebService/PfPaWs.asmx"
+        args = {
+            "targets": [{"url": url, "address": hostvars["mfa_tls_probe_address"]}],
+            "trust_bundle": str(self.dir / "trust" / "public-roots.pem"),
+            "fetch_aia": False,
+            **options,
+        }
+        result = self.module("localhost", "mfa_server.tls.tls_probe", args)
+        assert not result["failed"], result
+        return [f["code"] for f in result["results"][0]["findings"]]
+
     def playbook(self, playbook: Path, *extra: str, timeout: float = 600) -> subprocess.CompletedProcess:
         cmd = [str(VENV_BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook), *extra]
         return subprocess.run(

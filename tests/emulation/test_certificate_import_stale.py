@@ -134,24 +134,6 @@ def served_chain(lab: Lab, host: str) -> list[str]:
         ]
 
 
-def probe(lab: Lab, host: str) -> list[str]:
-    """Finding codes of tls_probe, run on the controller as a phone would see the host."""
-    hostvars = lab.hostvars(host)
-    args = {
-        "targets": [
-            {
-                "url": f"https://{hostvars['mfa_tls_public_name']}/MultiFactorAuthMobileAppWebService/PfPaWs.asmx",
-                "address": hostvars["mfa_tls_probe_address"],
-            }
-        ],
-        "trust_bundle": str(lab.dir / "trust" / "public-roots.pem"),
-        "fetch_aia": False,
-    }
-    result = lab.module("localhost", "mfa_server.tls.tls_probe", args)
-    assert not result["failed"], result
-    return [f["code"] for f in result["results"][0]["findings"]]
-
-
 def test_stale_intermediate_served_then_removed(stale_lab, tmp_path):
     lab, host = stale_lab, "mfa01"
     stale = stale_entries(lab, host)
@@ -170,7 +152,7 @@ def test_stale_intermediate_served_then_removed(stale_lab, tmp_path):
     thumbprint = off["thumbprint"]
     bind_replacement(lab, host, thumbprint)
     assert served_chain(lab, host) == [thumbprint, stale_print]
-    findings = probe(lab, host)
+    findings = lab.probe_codes(host)
     assert "PRIVATE_CA" in findings and "EXPIRED" in findings, findings
 
     # 2. Check mode with diff: reported, not removed.
@@ -204,7 +186,7 @@ def test_stale_intermediate_served_then_removed(stale_lab, tmp_path):
     # 5. What a phone sees now: the current intermediate, a public chain, nothing expired.
     issuing = next(e["thumbprint"] for e in store(lab, host, "CA") if common_name(e) == ISSUING)
     assert served_chain(lab, host) == [thumbprint, issuing]
-    findings = probe(lab, host)
+    findings = lab.probe_codes(host)
     assert "PRIVATE_CA" not in findings and "EXPIRED" not in findings, findings
 
 

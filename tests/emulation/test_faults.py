@@ -59,25 +59,6 @@ def served_chain(lab: Lab, host: str) -> list[str]:
         ]
 
 
-def probe(lab: Lab, host: str, **options) -> list[str]:
-    """Finding codes of tls_probe (run on the controller) against the host's listener."""
-    hostvars = lab.hostvars(host)
-    args = {
-        "targets": [
-            {
-                "url": f"https://{hostvars['mfa_tls_public_name']}/MultiFactorAuthMobileAppWebService/PfPaWs.asmx",
-                "address": hostvars["mfa_tls_probe_address"],
-            }
-        ],
-        "trust_bundle": str(lab.dir / "trust" / "public-roots.pem"),
-        "fetch_aia": False,
-        **options,
-    }
-    result = lab.module("localhost", "mfa_server.tls.tls_probe", args)
-    assert not result["failed"], result
-    return [f["code"] for f in result["results"][0]["findings"]]
-
-
 def test_no_intermediates_makes_tls_probe_report_incomplete_chain(fault_lab):
     # The lab's leaves carry no Authority Information Access URL, so AIA cannot find the missing
     # intermediate: tls_probe gets it from extra_intermediates (the lab's public issuing CA) instead.
@@ -91,11 +72,11 @@ def test_no_intermediates_makes_tls_probe_report_incomplete_chain(fault_lab):
     issuing = str(fault_lab.dir / "ca" / "public-issuing.pem")
 
     assert len(served_chain(fault_lab, "mfa02")) == 2  # leaf + intermediate from the CA store
-    assert "INCOMPLETE_CHAIN" not in probe(fault_lab, "mfa02", extra_intermediates=[issuing])
+    assert "INCOMPLETE_CHAIN" not in fault_lab.probe_codes("mfa02", extra_intermediates=[issuing])
     arm(fault_lab, "mfa02", "no-intermediates")
     try:
         assert served_chain(fault_lab, "mfa02") == [leaf_der]
-        assert "INCOMPLETE_CHAIN" in probe(fault_lab, "mfa02", extra_intermediates=[issuing])
+        assert "INCOMPLETE_CHAIN" in fault_lab.probe_codes("mfa02", extra_intermediates=[issuing])
     finally:
         arm(fault_lab, "mfa02", "clear")
     assert len(served_chain(fault_lab, "mfa02")) == 2
