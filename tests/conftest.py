@@ -16,7 +16,7 @@ for _folder in (Path(__file__).resolve().parent, Path(__file__).resolve().parent
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
 
-from lab_harness import ROOT, WINDOWS, Lab, lab_cli, start_lab  # noqa: E402
+from lab_harness import ROOT, WINDOWS, Lab, running_lab  # noqa: E402
 
 LINK = ROOT / ".cache" / "collections" / "ansible_collections" / "mfa_server" / "tls"
 # `ansible-test units` runs the unit tests from a copy laid out as ansible_collections/mfa_server/tls, where
@@ -39,11 +39,8 @@ def _windows_collection() -> None:
 
 def _lab(tmp_path_factory, scenario: str, hosts: int = 3):
     directory = Path(tmp_path_factory.mktemp(f"{scenario}-lab"))
-    lab = start_lab(directory, hosts, scenario)
-    try:
+    with running_lab(directory, hosts, scenario) as lab:
         yield lab
-    finally:
-        lab_cli("down", "--dir", str(directory))
 
 
 @pytest.fixture(scope="module")

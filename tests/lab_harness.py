@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+from module_task import BIN, ROOT, run_module_with_output
+
+VENV_BIN = BIN
 WINDOWS = ROOT / ".cache" / "collections" / "ansible_collections" / "ansible" / "windows"
 
 
@@ -67,31 +68,20 @@ class Lab:
         diff: bool = False,
         extra: list[str] | None = None,
     ) -> dict:
-        """One ad-hoc module run through the winrm connection plugin; the host's result."""
-        tree = Path(tempfile.mkdtemp(prefix="lab-tree-"))
-        cmd = [str(VENV_BIN / "ansible"), "-i", str(self.inventory), host, "-m", module, "--tree", str(tree)]
-        if args:
-            cmd += ["-a", json.dumps(args)]
-        if check:
-            cmd.append("--check")
-        if diff:
-            cmd.append("--diff")
-        cmd += extra or []
-        out = subprocess.run(
-            cmd, cwd=ROOT, capture_output=True, text=True, env=self.env(), timeout=120, check=False
+        """One module run through the winrm connection plugin; the host's registered result, with
+        `failed` always present."""
+        result, _output = run_module_with_output(
+            module,
+            args or {},
+            host=host,
+            inventory=self.inventory,
+            check=check,
+            diff=diff,
+            extra_args=extra,
+            env=self.env(),
+            timeout=120,
         )
-        try:
-            result = json.loads((tree / host).read_text())
-            status = re.search(rf"^{host} \| ([A-Z]+)", out.stdout, re.M)
-            # the tree callback drops `failed`; the screen output still says it
-            result["failed"] = bool(status and status[1] == "FAILED") or bool(result.get("failed"))
-            return result
-        except (OSError, json.JSONDecodeError) as exc:
-            raise AssertionError(
-                f"no result from ansible: {out.stdout[-2000:]} {out.stderr[-2000:]}"
-            ) from exc
-        finally:
-            shutil.rmtree(tree, ignore_errors=True)
+        return result | {"failed": bool(result.get("failed"))}
 
     def probe_codes(self, host: str, **options) -> list[str]:
         """Finding codes of tls_probe (run on the controller, as a phone would) for the host's Mobile App
@@ -121,6 +111,16 @@ def start_lab(directory: Path, hosts: int, scenario: str = "seed") -> Lab:
         lab_cli("down", "--dir", str(directory))
         raise AssertionError(f"lab up failed: {out.stdout}{out.stderr}")
     return Lab(directory)
+
+
+@contextlib.contextmanager
+def running_lab(directory: Path, hosts: int, scenario: str = "seed") -> Iterator[Lab]:
+    """A lab for the duration of the block, always brought down (its state stays in `directory`)."""
+    lab = start_lab(directory, hosts, scenario)
+    try:
+        yield lab
+    finally:
+        lab_cli("down", "--dir", str(directory))
 
 
 def configuration(state: dict) -> dict:

@@ -94,7 +94,8 @@ def subject_alt_names(cert: x509.Certificate) -> list[str]:
     ]
 
 
-def describe(cert: x509.Certificate) -> dict[str, object]:
+def describe(cert: x509.Certificate) -> dict[str, str]:
+    """How a result names a certificate a server sent (tls_probe's `presented_chain` entries)."""
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
@@ -102,9 +103,6 @@ def describe(cert: x509.Certificate) -> dict[str, object]:
         "sha256": sha256_thumbprint(cert),
         "not_before": not_before(cert).isoformat(),
         "not_after": not_after(cert).isoformat(),
-        "subject_alt_names": subject_alt_names(cert),
-        "key": key_description(cert),
-        "signature_hash": signature_hash_name(cert),
     }
 
 

@@ -155,13 +155,8 @@ def probe_one(target: tls_client.Target, settings: ProbeSettings) -> dict:
         "tls_version": shake.tls_version,
         "http_status": shake.http_status,
         "http_error": shake.http_error,
-        "presented_chain": [_chain_entry(cert) for cert in chain],
+        "presented_chain": [certificates.describe(cert) for cert in chain],
         "trusted": trusted,
         "compliant": not has_error(findings),
         "findings": [f.as_dict() for f in findings],
     }
-
-
-def _chain_entry(cert) -> dict:
-    described = certificates.describe(cert)
-    return {key: described[key] for key in ("subject", "issuer", "sha1", "sha256", "not_before", "not_after")}

@@ -15,18 +15,15 @@ import yaml
 
 from lab.state import HostState
 
-from lab_harness import ROOT, Lab, lab_cli, start_lab
+from lab_harness import ROOT, Lab, running_lab
 from return_schema import check
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Lab:
     directory = tmp_path_factory.mktemp("sni-store-lab")
-    lab = start_lab(directory, 3, "traps")
-    try:
+    with running_lab(directory, 3, "traps") as lab:
         yield lab
-    finally:
-        lab_cli("down", "--dir", str(directory))
 
 
 def valid(module: str, result: dict) -> dict:

@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from lab import pki
 from lab.state import HostState
 
-from lab_harness import ROOT, Lab, lab_cli, start_lab
+from lab_harness import ROOT, Lab, running_lab
 from return_schema import check
 
 ISSUING = "Lab Public Issuing CA R1"
@@ -35,11 +35,8 @@ ISSUING = "Lab Public Issuing CA R1"
 @pytest.fixture(scope="module")
 def stale_lab(tmp_path_factory) -> Lab:
     directory = tmp_path_factory.mktemp("stale-lab")
-    lab = start_lab(directory, 2, "traps")
-    try:
+    with running_lab(directory, 2, "traps") as lab:
         yield lab
-    finally:
-        lab_cli("down", "--dir", str(directory))
 
 
 def valid(result: dict) -> dict:

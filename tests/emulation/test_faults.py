@@ -15,17 +15,14 @@ import ssl
 import pytest
 from cryptography import x509
 
-from lab_harness import Lab, lab_cli, start_lab
+from lab_harness import Lab, lab_cli, running_lab
 
 
 @pytest.fixture(scope="module")
 def fault_lab(tmp_path_factory) -> Lab:
     directory = tmp_path_factory.mktemp("fault-lab")
-    lab = start_lab(directory, 3, "traps")
-    try:
+    with running_lab(directory, 3, "traps") as lab:
         yield lab
-    finally:
-        lab_cli("down", "--dir", str(directory))
 
 
 def arm(lab: Lab, host: str, *fault: str) -> None:

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import time
 
-from lab_harness import lab_cli, start_lab
+from lab_harness import running_lab
 
 HOSTS = 50
 
 
 def test_fifty_hosts_up_and_fleet_win_ping(tmp_path, capsys):
     started = time.monotonic()
-    lab = start_lab(tmp_path, HOSTS)
-    try:
+    with running_lab(tmp_path, HOSTS) as lab:
         up_seconds = time.monotonic() - started
         playbook = tmp_path / "ping.yml"
         playbook.write_text(
@@ -28,5 +27,3 @@ def test_fifty_hosts_up_and_fleet_win_ping(tmp_path, capsys):
                 f"\nlab: {HOSTS} hosts up in {up_seconds:.1f}s; fleet win_ping (forks 25) in {ping_seconds:.1f}s"
             )
         assert up_seconds < 30
-    finally:
-        lab_cli("down", "--dir", str(tmp_path))

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, lab_cli, start_lab
+from lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, running_lab
 
 TARGETS = ("certificate_import", "iis_binding_certificate", "iis_tls_info", "mfa_server_info")
 IT_A = "0917EFDE6CF91E559A17EDEF5DE9B4973FB47F8A"
@@ -76,11 +76,8 @@ def it_lab(tmp_path_factory) -> Lab:
     directory = tmp_path_factory.mktemp("it-lab")
     scenario = directory / "integration-fixture.json"
     scenario.write_text(json.dumps({"base": "seed", "append": {"*": {"sites": FIXTURE_SITES}}}, indent=1))
-    lab = start_lab(directory / "lab", 1, str(scenario))
-    try:
+    with running_lab(directory / "lab", 1, str(scenario)) as lab:
         yield lab
-    finally:
-        lab_cli("down", "--dir", str(directory / "lab"))
 
 
 def winrm_inventory(lab: Lab) -> str:

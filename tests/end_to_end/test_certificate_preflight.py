@@ -9,8 +9,8 @@ import pytest
 
 from lab import pki
 
-from ansible_runner import run_module, run_module_with_output
 from chains import HOST, LabPKI
+from module_task import run_module, run_module_with_output
 
 PASSWORD = "Pfx-Secret-7f3a"
 LAB = LabPKI()

@@ -10,8 +10,8 @@ import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
 
-from ansible_runner import run_module
 from chains import HOST, LabPKI, scenarios
+from module_task import run_module
 from servers import FileServer, HTTPSServer
 
 pytestmark = pytest.mark.filterwarnings(

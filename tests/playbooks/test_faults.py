@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from lab_harness import lab_cli, recap, start_lab
+from lab_harness import lab_cli, recap, running_lab
 from playbook_runs import remediate, replacement_thumbprint
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     directory = tmp_path_factory.mktemp("faults-lab")
-    lab = start_lab(directory, 4, "seed")
-    try:
+    with running_lab(directory, 4, "seed") as lab:
         yield lab
-    finally:
-        lab_cli("down", "--dir", str(directory))
 
 
 def _https_hashes(state: dict) -> set[str]:

@@ -1,4 +1,5 @@
-"""Runs a module through the real `ansible-playbook` from the project root and returns its result."""
+"""Runs one module as a task of the real `ansible-playbook` from the project root and returns its
+registered result, failures and unreachable hosts included (no deprecated --tree, no screen scraping)."""
 
 from __future__ import annotations
 
@@ -21,34 +22,46 @@ def run_module_with_output(
     module: str,
     args: dict,
     *,
+    host: str = "localhost",
+    inventory: Path | None = None,
     check: bool = False,
+    diff: bool = False,
     no_log: bool = False,
     verbosity: int = 0,
+    extra_args: list[str] | None = None,
+    env: dict | None = None,
     timeout: float = 300,
 ) -> tuple[dict, str]:
-    """As `run_module`, also returning everything ansible-playbook printed."""
+    """As `run_module`, on any host of `inventory`, also returning everything ansible-playbook printed."""
     with tempfile.TemporaryDirectory() as folder:
         result_file = Path(folder, "result.json")
         task = {
             module: args,
             "register": "outcome",
             "ignore_errors": True,
+            "ignore_unreachable": True,
             "check_mode": check,
+            "diff": diff,
             "no_log": no_log,
         }
-        save = {"ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(result_file)}}
-        playbook = [{"hosts": "localhost", "gather_facts": False, "tasks": [task, save]}]
+        save = {
+            "ansible.builtin.copy": {"content": "{{ outcome | to_json }}", "dest": str(result_file)},
+            "delegate_to": "localhost",
+            "check_mode": False,
+        }
         playbook_file = Path(folder, "playbook.yml")
-        playbook_file.write_text(json.dumps(playbook))
+        playbook_file.write_text(json.dumps([{"hosts": host, "gather_facts": False, "tasks": [task, save]}]))
+        command = [str(BIN / "ansible-playbook"), str(playbook_file)]
+        if inventory is not None:
+            command += ["-i", str(inventory)]
+        if verbosity:
+            command.append("-" + "v" * verbosity)
         completed = subprocess.run(
-            [
-                str(BIN / "ansible-playbook"),
-                str(playbook_file),
-                *(["-" + "v" * verbosity] if verbosity else []),
-            ],
+            [*command, *(extra_args or [])],
             cwd=ROOT,
             capture_output=True,
             text=True,
+            env=env,
             timeout=timeout,
             check=False,
         )
