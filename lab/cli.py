@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from lab import certinfo, fleet, scenarios
+from lab import certinfo, fleet, iis, scenarios
 from lab.ca import LabCA
 from lab.state import NO_FAULTS, HostState, host_names
 
@@ -131,9 +131,9 @@ def view(data: dict, secrets: bool = False) -> dict:
         "host": data["host"],
         "sites": data["sites"],
         "http_sys": data["http_sys"],
+        "custom_metadata": data.get("custom_metadata", []),
         "stores": stores,
         "mfa": mfa,
-        "backups": [{"name": b["name"], "created": b["created"]} for b in data["backups"]],
         "counters": data["counters"],
         "faults": data["faults"],
         "files": sorted(data.get("files", {})),
@@ -177,6 +177,28 @@ def cert(args) -> int:
     return 0
 
 
+def renew_by_hand(args) -> int:
+    """`netsh http update sslcert` replaces the certificate of an existing entry (the HTTP.sys record is
+    updated in place; its other settings stay: assumed, see docs/windows-model.md)."""
+    lab_dir = Path(args.dir).resolve()
+    host = HostState(lab_dir, args.host)
+    ca = LabCA(lab_dir)
+    ca.ensure()
+    data = host.read()
+    leaf = ca.leaf(args.kind, [data["host"]["public_name"]])
+    with host.change() as live:
+        entry = iis.http_sys_entry(live, args.key)
+        if entry is None:
+            print(
+                f"lab: {args.host} has no HTTP.sys entry {args.key} (netsh: The system cannot find the file specified.)"
+            )
+            return 1
+        live["stores"]["My"].append(scenarios.store_entry(host, leaf, friendly="renewed by hand"))
+        entry["certificate_hash"], entry["certificate_store_name"] = leaf.sha1, "MY"
+    print(json.dumps({"key": args.key, "thumbprint": leaf.sha1}))
+    return 0
+
+
 def fault(args) -> int:
     state_ = HostState(Path(args.dir).resolve(), args.host)
     if not state_.exists():
@@ -188,8 +210,8 @@ def fault(args) -> int:
             data["faults"] = dict(NO_FAULTS)
         elif args.fault == "import-fails":
             faults["import_fails"] = True
-        elif args.fault == "commit-fails-after":
-            faults["commit_fails_after"] = int(args.value if args.value is not None else 1)
+        elif args.fault == "set-fails-after":
+            faults["set_fails_after"] = int(args.value if args.value is not None else 1)
         elif args.fault == "drop-connection":
             faults["drop_connection"] = args.value or "iis_binding_certificate"
         elif args.fault == "no-intermediates":
@@ -233,12 +255,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", required=True)
     p.add_argument(
         "fault",
-        choices=["import-fails", "commit-fails-after", "drop-connection", "no-intermediates", "clear"],
+        choices=["import-fails", "set-fails-after", "drop-connection", "no-intermediates", "clear"],
     )
     p.add_argument(
-        "value", nargs="?", help="K for commit-fails-after; module name (or *) for drop-connection"
+        "value",
+        nargs="?",
+        help="K for set-fails-after (the K+1-th HTTP.sys write fails); module name (or *) for drop-connection",
     )
     p.set_defaults(func=fault)
+    p = sub.add_parser(
+        "renew-by-hand",
+        help="what an administrator does without this collection: import a new certificate with its key into "
+        "LocalMachine\\My, then `netsh http update sslcert KEY certhash=...`",
+    )
+    p.add_argument("--dir", default="lab-state")
+    p.add_argument("--host", required=True)
+    p.add_argument("--key", required=True, help="the HTTP.sys entry, e.g. ipport=0.0.0.0:443")
+    p.add_argument("--kind", default="private", choices=["private", "public"])
+    p.set_defaults(func=renew_by_hand)
     p = sub.add_parser("serve", help=argparse.SUPPRESS)
     p.add_argument("--dir", required=True)
     p.set_defaults(func=serve)

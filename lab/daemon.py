@@ -25,12 +25,7 @@ def load_config(lab_dir: Path) -> dict:
 
 
 def iis_ports(data: dict) -> set[int]:
-    ports = {iis.parse_binding(b["binding_information"])[1] for _site, b in iis.https_bindings(data)}
-    for entry in data["http_sys"]:
-        ports.add(
-            int(entry["key"].rsplit(":", 1)[1]) if ":" in entry["key"] else int(entry["key"].split("=")[1])
-        )
-    return ports
+    return set(iis.https_ports(data))
 
 
 def _winrm_handler(host: Host, config: dict, tls: ssl.SSLContext | None, bindings):

@@ -126,9 +126,7 @@ def write_inventory(lab_dir: Path, config: dict) -> None:
     hosts = {}
     for entry in config["hosts"]:
         data = HostState(lab_dir, entry["name"]).read()
-        ports = sorted(
-            {iis.parse_binding(b["binding_information"])[1] for _site, b in iis.https_bindings(data)}
-        )
+        ports = iis.https_ports(data)
         probe = {port: f"{entry['address']}:{iis.lab_port(port)}" for port in ports}
         hosts[entry["name"]] = {
             "ansible_host": entry["address"],

@@ -1,46 +1,77 @@
-"""IIS and HTTP.sys rules shared by the module emulations and the HTTPS listener.
+"""IIS and HTTP.sys as the emulated hosts hold them: the rules come from the product (iis_bindings).
 
-- `bindingInformation` is `IP:port:host`; IPv6 is in brackets; `*` is every unassigned address.
-- sslFlags bit 1 = SNI, bit 2 = Central Certificate Store.
-- The HTTP.sys entry serving a binding: `ccs=port` (CCS bit), else `hostnameport=host:port` (SNI bit),
-  else `ipport=ip:port` (`*` as 0.0.0.0, IPv6 in brackets).
-- HTTP.sys picks a certificate for a connection: `hostnameport` for the SNI name, then `ccs` for the
-  port (when the client sent SNI), then `ipport` for the address, then `ipport=0.0.0.0:port`.
+One store: a binding in `sites[].bindings` is protocol, binding_information and ssl_flags; its certificate
+is whatever the HTTP.sys entry it derives holds (`http_sys`), exactly as Microsoft.Web.Administration reads
+`Binding.CertificateHash` (docs/windows-model.md, sections 1 to 3).
 """
 
 from __future__ import annotations
 
-import re
+import sys
+from pathlib import Path
+
+_COLLECTIONS = Path(__file__).resolve().parent.parent / ".cache" / "collections"
+if _COLLECTIONS.is_dir() and str(_COLLECTIONS) not in sys.path:
+    sys.path.append(str(_COLLECTIONS))
+
+from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings  # noqa: E402
+from ansible_collections.mfa_server.tls.plugins.module_utils.iis_bindings import (  # noqa: E402
+    IIS_APP_ID,
+    BindingError,
+    default_flags_for,
+    derive_key,
+    normalize_thumbprint,
+    same_store,
+    store_display_name,
+)
+
+__all__ = [
+    "IIS_APP_ID",
+    "BindingError",
+    "default_flags_for",
+    "derive_key",
+    "normalize_thumbprint",
+    "same_store",
+    "store_display_name",
+]
+
+ENTRY_FIELDS = iis_bindings.ENTRY_FIELDS
+
+
+def new_entry(key: str, thumbprint: str = "", store: str = "MY", **fields) -> dict:
+    """An HTTP.sys entry as IIS writes one (its app id, check mode 0, flags from the binding)."""
+    entry = {
+        "key": key,
+        "certificate_hash": thumbprint,
+        "certificate_store_name": store if thumbprint else "",
+        "app_id": IIS_APP_ID,
+        "default_flags": 0,
+        "cert_check_mode": 0,
+        "revocation_freshness_time": 0,
+        "revocation_url_retrieval_timeout": 0,
+        "ctl_identifier": "",
+        "ctl_store_name": "",
+    }
+    entry.update(fields)
+    return entry
 
 
 def parse_binding(info: str) -> tuple[str, int, str]:
-    """(ip, port, host) with IPv6 unbracketed; ValueError on a malformed value."""
-    m = re.match(r"^(\[[0-9A-Fa-f:.]+\]|[^:]*):(\d+):(.*)$", info.strip())
-    if not m:
-        raise ValueError(f"'{info}' is not a bindingInformation value (IP:port:host)")
-    ip = m[1][1:-1] if m[1].startswith("[") else m[1]
-    return ip or "*", int(m[2]), m[3]
+    return iis_bindings.parse_binding_information(info)
+
+
+def binding_key(binding: dict) -> str:
+    """The HTTP.sys key of a binding; BindingError for one Windows cannot map (a malformed IPv6 address)."""
+    return derive_key(binding["binding_information"], int(binding.get("ssl_flags") or 0)).key
 
 
 def same_binding(a: str, b: str) -> bool:
     try:
         ip_a, port_a, host_a = parse_binding(a)
         ip_b, port_b, host_b = parse_binding(b)
-    except ValueError:
+    except BindingError:
         return False
     return ip_a.lower() == ip_b.lower() and port_a == port_b and host_a.lower() == host_b.lower()
-
-
-def http_sys_key(binding: dict) -> str:
-    ip, port, host = parse_binding(binding["binding_information"])
-    flags = int(binding.get("ssl_flags") or 0)
-    if flags & 2:
-        return f"ccs={port}"
-    if flags & 1:
-        return f"hostnameport={host}:{port}"
-    if ip == "*":
-        ip = "0.0.0.0"
-    return f"ipport=[{ip}]:{port}" if ":" in ip else f"ipport={ip}:{port}"
 
 
 def https_bindings(data: dict):
@@ -53,21 +84,32 @@ def https_bindings(data: dict):
 
 def http_sys_entry(data: dict, key: str) -> dict | None:
     for entry in data["http_sys"]:
-        if entry["key"].lower() == key.lower():
+        if iis_bindings.same_key(entry["key"], key):
             return entry
     return None
 
 
+def bound_certificate(data: dict, binding: dict) -> tuple[str, str]:
+    """(thumbprint, store) a binding shows in IIS Manager: read from its HTTP.sys entry, or ('', '')."""
+    try:
+        entry = http_sys_entry(data, binding_key(binding))
+    except BindingError:
+        return "", ""
+    if entry is None or not entry.get("certificate_hash"):
+        return "", ""
+    return entry["certificate_hash"].upper(), store_display_name(entry.get("certificate_store_name"))
+
+
 def select_entry(data: dict, port: int, sni: str | None, local_ip: str) -> dict | None:
     """The HTTP.sys entry that answers a TLS connection to (local_ip, port) with SNI `sni`."""
-    if sni:
-        entry = http_sys_entry(data, f"hostnameport={sni}:{port}")
-        if entry:
-            return entry
-        entry = http_sys_entry(data, f"ccs={port}")
-        if entry:
-            return entry
-    return http_sys_entry(data, f"ipport={local_ip}:{port}") or http_sys_entry(data, f"ipport=0.0.0.0:{port}")
+    return iis_bindings.serving_entry(data["http_sys"], port, sni, local_ip)
+
+
+def refuses_legacy_tls(entry: dict | None) -> bool:
+    """HTTP.sys refuses TLS 1.0 and 1.1 on an entry with DISABLE_LEGACY_TLS in DefaultFlags."""
+    return bool(entry) and bool(
+        int(entry.get("default_flags") or 0) & iis_bindings.DEFAULT_FLAG_DISABLE_LEGACY_TLS
+    )
 
 
 def site_for(data: dict, port: int, host_header: str, local_ip: str) -> dict | None:
@@ -75,7 +117,10 @@ def site_for(data: dict, port: int, host_header: str, local_ip: str) -> dict | N
     host_header = host_header.split(":")[0].lower() if host_header and not host_header.startswith("[") else ""
     best, best_rank = None, -1
     for site, binding in https_bindings(data):
-        ip, b_port, host = parse_binding(binding["binding_information"])
+        try:
+            ip, b_port, host = parse_binding(binding["binding_information"])
+        except BindingError:
+            continue
         if b_port != port or (ip not in ("*", local_ip)):
             continue
         if host and host.lower() != host_header:
@@ -84,6 +129,18 @@ def site_for(data: dict, port: int, host_header: str, local_ip: str) -> dict | N
         if rank > best_rank:
             best, best_rank = site, rank
     return best
+
+
+def https_ports(data: dict) -> list[int]:
+    """Every port an HTTPS binding or an HTTP.sys entry listens on (malformed bindings have none)."""
+    ports = set()
+    for _site, binding in https_bindings(data):
+        try:
+            ports.add(parse_binding(binding["binding_information"])[1])
+        except BindingError:
+            continue
+    ports.update(iis_bindings.parse_key(entry["key"]).port for entry in data["http_sys"])
+    return sorted(ports)
 
 
 def lab_port(port: int) -> int:

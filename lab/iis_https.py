@@ -11,6 +11,7 @@ import hashlib
 import socket
 import ssl
 import threading
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -88,20 +89,34 @@ class TLSContexts:
                 tmp.replace(pem_path)
         return pem_path, key_path
 
-    def context(self, files: tuple[Path, Path]) -> ssl.SSLContext:
-        ident = str(files)
+    def context(self, files: tuple[Path, Path], legacy_tls: bool) -> ssl.SSLContext:
+        ident = f"{files}|{legacy_tls}"
         with self.lock:
             if ident not in self.cache:
-                self.cache[ident] = new_context(files)
+                self.cache[ident] = new_context(files, legacy_tls)
             return self.cache[ident]
 
 
-def new_context(files: tuple[Path, Path] | None) -> ssl.SSLContext:
+def new_context(files: tuple[Path, Path] | None, legacy_tls: bool = False) -> ssl.SSLContext:
+    """Schannel on Server 2016/2019 still speaks TLS 1.0 and 1.1 unless the serving HTTP.sys entry has
+    DISABLE_LEGACY_TLS (or SCHANNEL disables the protocol)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    if legacy_tls:
+        context.minimum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    else:
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
     if files:
         context.load_cert_chain(*files)
     return context
+
+
+def _schannel_allows_legacy(data: dict) -> bool:
+    """SCHANNEL\\Protocols\\TLS 1.0\\Server Enabled=0 turns TLS 1.0 off for every entry; absent means on."""
+    for row in data.get("schannel") or []:
+        if row["protocol"] == "TLS 1.0" and row["side"] == "Server" and row.get("enabled") == 0:
+            return False
+    return True
 
 
 def _ccs_cert(data: dict, sni: str | None) -> dict | None:
@@ -117,29 +132,64 @@ def _pem(der_b64: str) -> bytes:
     return certinfo.load(der_b64).public_bytes(serialization.Encoding.PEM)
 
 
+def peek_server_name(conn: socket.socket, limit: float = 5.0) -> str | None:
+    """The SNI host name of the ClientHello waiting on `conn`, read without consuming it (MSG_PEEK).
+
+    HTTP.sys picks the entry, and with it the protocols it allows, from the ClientHello; OpenSSL settles the
+    protocol version before its SNI callback could switch contexts, so the lab reads the name first."""
+    conn.settimeout(limit)
+    data = b""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        data = conn.recv(16389, socket.MSG_PEEK)
+        if not data or data[0] != 0x16:
+            return None
+        if len(data) >= 5 and len(data) >= 5 + int.from_bytes(data[3:5], "big"):
+            break
+        time.sleep(0.01)
+    try:
+        return _server_name(data[5:])
+    except (IndexError, ValueError):
+        return None
+
+
+def _server_name(hello: bytes) -> str | None:
+    if hello[0] != 0x01:  # not a ClientHello
+        return None
+    at = 4 + 2 + 32  # handshake header, client_version, random
+    at += 1 + hello[at]  # session id
+    at += 2 + int.from_bytes(hello[at : at + 2], "big")  # cipher suites
+    at += 1 + hello[at]  # compression methods
+    end = at + 2 + int.from_bytes(hello[at : at + 2], "big")
+    at += 2
+    while at + 4 <= end:
+        kind, size = int.from_bytes(hello[at : at + 2], "big"), int.from_bytes(hello[at + 2 : at + 4], "big")
+        if kind == 0:  # server_name: list length, name type 0, name length, name
+            length = int.from_bytes(hello[at + 7 : at + 9], "big")
+            return hello[at + 9 : at + 9 + length].decode("ascii")
+        at += 4 + size
+    return None
+
+
 def handler(port: int, contexts: TLSContexts):
     def handle(conn: socket.socket, addr: tuple) -> None:
         data = contexts.state.read()
         local_ip = data["host"]["ip"]
-        chosen: dict = {"sni": None}
-
-        def on_sni(sslobj, server_name, _ctx):
-            chosen["sni"] = server_name
-            files = contexts.files(data, iis.select_entry(data, port, server_name, local_ip), server_name)
-            if files is None:
-                return ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
-            sslobj.context = contexts.context(files)
-            return None
-
-        # Per connection: the no-SNI (ipport) certificate, and a callback that switches on SNI.
-        context = new_context(contexts.files(data, iis.select_entry(data, port, None, local_ip)))
-        context.sni_callback = on_sni
+        try:
+            sni = peek_server_name(conn)
+        except OSError:
+            return
+        conn.settimeout(None)
+        entry = iis.select_entry(data, port, sni, local_ip)
+        legacy = _schannel_allows_legacy(data) and not iis.refuses_legacy_tls(entry)
+        files = contexts.files(data, entry, sni)
+        context = contexts.context(files, legacy) if files else new_context(None, legacy)
         try:
             tls = context.wrap_socket(conn, server_side=True)
         except (ssl.SSLError, OSError):
             return
         try:
-            _serve_http(tls, data, port, chosen["sni"], local_ip)
+            _serve_http(tls, data, port, sni, local_ip)
         finally:
             tls.close()
 

@@ -9,6 +9,9 @@ a certificate from a private CA (root not public; the host trusts it, phones do 
      binding; an HTTP.sys entry with no IIS binding; a stale intermediate listed first in `CA`;
   2. already compliant (public certificate, intermediate in `CA`, MFA 8.0);
   3. IIS without MFA Server.
+`divergent`: the seed host plus the divergences between IIS and HTTP.sys that real servers show (a hidden
+ipport entry overriding the wildcard, a binding without an entry, <customMetadata> 5506/5511, an entry owned
+by another program, an IPv6 binding without brackets).
 A FILE scenario is JSON:
   {"base": "seed"|"traps",
    "hosts":  {"<name>"|"*": {<state keys to override; mappings merge, other values replace>}},
@@ -24,9 +27,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from lab import pki
+from lab import iis, pki
 from lab.ca import LabCA
-from lab.state import IIS_APP_ID, NO_FAULTS, HostState
+from lab.state import NO_FAULTS, HostState
 
 DOMAIN = "corp.contoso.com"
 PUBLIC_DOMAIN = "lab.example"
@@ -52,7 +55,7 @@ def identity(index: int) -> dict:
     }
 
 
-def _entry(state: HostState, issued: pki.Issued, *, key: bool = True, friendly: str = "") -> dict:
+def store_entry(state: HostState, issued: pki.Issued, *, key: bool = True, friendly: str = "") -> dict:
     if key:
         state.save_key(issued.sha1, issued.key_pem())
     return {
@@ -65,33 +68,17 @@ def _entry(state: HostState, issued: pki.Issued, *, key: bool = True, friendly: 
     }
 
 
-def _binding(info: str, cert: pki.Issued | None, flags: int = 0, store: str = "My") -> dict:
-    return {
-        "protocol": "https",
-        "binding_information": info,
-        "ssl_flags": flags,
-        "certificate_hash": cert.sha1 if cert else "",
-        "certificate_store_name": store if cert else "",
-    }
+def _binding(info: str, flags: int = 0) -> dict:
+    return {"protocol": "https", "binding_information": info, "ssl_flags": flags}
 
 
 def _http(info: str = "*:80:") -> dict:
-    return {
-        "protocol": "http",
-        "binding_information": info,
-        "ssl_flags": 0,
-        "certificate_hash": "",
-        "certificate_store_name": "",
-    }
+    return {"protocol": "http", "binding_information": info, "ssl_flags": 0}
 
 
-def _sslcert(key: str, cert: pki.Issued | None, store: str = "MY") -> dict:
-    return {
-        "key": key,
-        "certificate_hash": cert.sha1 if cert else "",
-        "certificate_store_name": store if cert else "",
-        "app_id": IIS_APP_ID,
-    }
+def _sslcert(key: str, cert: pki.Issued | None, store: str = "MY", **fields) -> dict:
+    """An HTTP.sys entry as IIS writes it for a binding (lab.iis.new_entry)."""
+    return iis.new_entry(key, cert.sha1 if cert else "", store, **fields)
 
 
 def _mfa(version: str | None, site: str = "Default Web Site", sdk_host: str = "localhost") -> dict:
@@ -191,21 +178,21 @@ def _base(ident: dict, ca: LabCA, state: HostState) -> dict:
     return {
         "host": ident,
         "sites": [],
+        "custom_metadata": [],
         "http_sys": [],
         "stores": {
             "My": [],
             "WebHosting": [],
             "CA": [],
             "Root": [
-                _entry(state, ca["private-root"], key=False),
-                _entry(state, ca["public-root"], key=False),
+                store_entry(state, ca["private-root"], key=False),
+                store_entry(state, ca["public-root"], key=False),
             ],
         },
         "mfa": _mfa(None),
         "iis": {"installed": True, "version": "Version 10.0"},
         "schannel": _schannel(),
         "dotnet_tls": _dotnet(),
-        "backups": [],
         "files": {},
         "dirs": [],
         "counters": {"winrm_commands": 0, "modules": {}},
@@ -217,15 +204,15 @@ def seed(index: int, ca: LabCA, state: HostState) -> dict:
     ident = identity(index)
     data = _base(ident, ca, state)
     leaf = ca.leaf("private", [ident["public_name"], f"{ident['name']}.{DOMAIN}"])
-    data["stores"]["My"].append(_entry(state, leaf, friendly="MFA private 2025"))
-    data["stores"]["CA"].append(_entry(state, ca["private-issuing"], key=False))
+    data["stores"]["My"].append(store_entry(state, leaf, friendly="MFA private 2025"))
+    data["stores"]["CA"].append(store_entry(state, ca["private-issuing"], key=False))
     data["sites"] = [
         {
             "id": 1,
             "name": "Default Web Site",
             "state": "Started",
             "physical_path": IIS_ROOT,
-            "bindings": [_http(), _binding("*:443:", leaf)],
+            "bindings": [_http(), _binding("*:443:")],
         }
     ]
     data["http_sys"] = [_sslcert("ipport=0.0.0.0:443", leaf)]
@@ -247,45 +234,47 @@ def _trap_host(index: int, ca: LabCA, state: HostState) -> dict:
         not_after=pki.now() - dt.timedelta(days=535),
     )
     ccs = ca.leaf("private", [f"intranet.{DOMAIN}"])
-    data["stores"]["My"].append(_entry(state, old, friendly="legacy app 2023"))
-    data["stores"]["CCS"] = [_entry(state, ccs)]
+    data["stores"]["My"].append(store_entry(state, old, friendly="legacy app 2023"))
+    data["stores"]["CCS"] = [store_entry(state, ccs)]
     data["sites"] = [
         {
             "id": 1,
             "name": "Default Web Site",
             "state": "Started",
             "physical_path": IIS_ROOT,
-            "bindings": [_http(), _binding("*:443:", shared), _binding(f"*:443:{public}", shared, flags=1)],
+            # DisableLegacyTLS (64) on the catch-all: its entry carries DISABLE_LEGACY_TLS, as IIS wrote it.
+            "bindings": [_http(), _binding("*:443:", flags=64), _binding(f"*:443:{public}", flags=1)],
         },
         {
             "id": 2,
             "name": "Portal",
             "state": "Started",
             "physical_path": "C:\\inetpub\\portal",
-            "bindings": [_binding(f"{ip}:8443:", shared), _binding(f"[{ipv6}]:443:", shared)],
+            "bindings": [_binding(f"{ip}:8443:"), _binding(f"[{ipv6}]:443:")],
         },
         {
             "id": 3,
             "name": "Intranet",
             "state": "Started",
             "physical_path": "C:\\inetpub\\intranet",
-            "bindings": [_binding(f"*:443:intranet.{DOMAIN}", None, flags=3)],
+            "bindings": [_binding(f"*:443:intranet.{DOMAIN}", flags=3)],
         },
         {
             "id": 4,
             "name": "Reports",
             "state": "Stopped",
             "physical_path": "C:\\inetpub\\reports",
-            "bindings": [_binding(f"{ip}:8443:reports.{DOMAIN}", shared)],
+            "bindings": [_binding(f"{ip}:8443:reports.{DOMAIN}")],
         },
     ]
     data["http_sys"] = [
-        _sslcert("ipport=0.0.0.0:443", shared),
+        _sslcert("ipport=0.0.0.0:443", shared, default_flags=iis.default_flags_for(64)),
         _sslcert(f"hostnameport={public}:443", shared),
         _sslcert(f"ipport={ip}:8443", shared),
         _sslcert(f"ipport=[{ipv6}]:443", shared),
-        {"key": "ccs=443", "certificate_hash": "", "certificate_store_name": "", "app_id": IIS_APP_ID},
-        _sslcert("ipport=0.0.0.0:4443", old),
+        _sslcert("ccs=443", None, store=""),
+        # left by netsh or an uninstalled program: no IIS binding derives it
+        _sslcert("ipport=0.0.0.0:4443", old, cert_check_mode=1),
     ]
     # A stale copy of the public issuing CA (same name and key, issued by a retired root) listed first.
     retired = pki.make_root(
@@ -300,7 +289,7 @@ def _trap_host(index: int, ca: LabCA, state: HostState) -> dict:
         not_before=pki.now() - dt.timedelta(days=3000),
         not_after=pki.now() - dt.timedelta(days=31),
     )
-    data["stores"]["CA"].insert(0, _entry(state, stale, key=False))
+    data["stores"]["CA"].insert(0, store_entry(state, stale, key=False))
     return data
 
 
@@ -308,9 +297,8 @@ def _compliant_host(index: int, ca: LabCA, state: HostState) -> dict:
     ident = identity(index)
     data = seed(index, ca, state)
     leaf = ca.leaf("public", [ident["public_name"]])
-    data["stores"]["My"] = [_entry(state, leaf, friendly="MFA public 2026")]
-    data["stores"]["CA"].append(_entry(state, ca["public-issuing"], key=False))
-    data["sites"][0]["bindings"][1] = _binding("*:443:", leaf)
+    data["stores"]["My"] = [store_entry(state, leaf, friendly="MFA public 2026")]
+    data["stores"]["CA"].append(store_entry(state, ca["public-issuing"], key=False))
     data["http_sys"] = [_sslcert("ipport=0.0.0.0:443", leaf)]
     data["mfa"] = _mfa("8.0.1.1")
     return data
@@ -326,7 +314,58 @@ def traps(index: int, ca: LabCA, state: HostState) -> dict:
     return (_trap_host, _compliant_host, _no_mfa_host)[(index - 1) % 3](index, ca, state)
 
 
-SCENARIOS = {"seed": seed, "traps": traps}
+FOREIGN_APP_ID = "{9e4d1a52-7c1f-4f35-9b8e-2f0c6d7a1e33}"
+
+
+def divergent(index: int, ca: LabCA, state: HostState) -> dict:
+    """The seed host plus each divergence real servers show between IIS and HTTP.sys (windows-model.md 4):
+    (a) a hidden ipport entry for the host's address that overrides the wildcard binding; (b) a binding with
+    no entry; (c) legacy <customMetadata> 5506/5511 for a site; (d) an entry owned by another program; and a
+    binding whose IPv6 address lacks brackets (Binding.CertificateHash throws for it)."""
+    data = seed(index, ca, state)
+    ident = identity(index)
+    leaf = data["stores"]["My"][0]
+    hidden = ca.leaf("private", [f"{ident['name']}.{DOMAIN}"])
+    data["stores"]["My"].append(store_entry(state, hidden, friendly="left by a removed tool"))
+    data["sites"] += [
+        {
+            "id": 2,
+            "name": "Api",
+            "state": "Started",
+            "physical_path": "C:\\inetpub\\api",
+            "bindings": [_binding("*:8443:", flags=64)],
+        },
+        {
+            "id": 3,
+            "name": "Sync",
+            "state": "Started",
+            "physical_path": "C:\\inetpub\\sync",
+            "bindings": [_binding("*:9443:")],
+        },
+        {
+            "id": 4,
+            "name": "Legacy",
+            "state": "Stopped",
+            "physical_path": "C:\\inetpub\\legacy",
+            "bindings": [_binding(f"{ident['ipv6']}:443:")],
+        },
+    ]
+    data["http_sys"] += [
+        _sslcert(f"ipport={ident['ip']}:443", hidden),
+        _sslcert("ipport=0.0.0.0:9443", hidden, app_id=FOREIGN_APP_ID),
+    ]
+    data["custom_metadata"] = [
+        {
+            "path": "LM/W3SVC/1",
+            "property_id": 5506,
+            "value": base64.b64encode(bytes.fromhex(leaf["thumbprint"])).decode(),
+        },
+        {"path": "LM/W3SVC/1", "property_id": 5511, "value": "MY"},
+    ]
+    return data
+
+
+SCENARIOS = {"seed": seed, "traps": traps, "divergent": divergent}
 
 
 def _merge(base: dict, override: dict) -> dict:

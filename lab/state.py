@@ -7,19 +7,21 @@ HTTPS listener serves them, no module answer ever carries one.
 
 Document layout (every key always present):
   host      name, computer_name, public_name, domain, ip, ipv6, winrm_address, os_*
-  sites     [{id, name, state, bindings: [{protocol, binding_information, ssl_flags,
-            certificate_hash, certificate_store_name}], applications: [{path, physical_path, app_pool}]}]
-  http_sys  [{key, certificate_hash, certificate_store_name, app_id}]   (key like "ipport=0.0.0.0:443")
+  sites     [{id, name, state, physical_path, bindings: [{protocol, binding_information, ssl_flags}]}]
+            (applicationHost.config holds no certificate: a binding's certificate is its HTTP.sys entry's)
+  custom_metadata [{path, property_id, value}]  (applicationHost.config <customMetadata>, 5506/5511 only)
+  http_sys  [{key, certificate_hash, certificate_store_name, app_id, default_flags, cert_check_mode,
+            revocation_freshness_time, revocation_url_retrieval_timeout, ctl_identifier, ctl_store_name}]
+            (key like "ipport=0.0.0.0:443"; the one place a certificate is bound; lab.iis.new_entry)
   stores    {My|WebHosting|CA|Root: [{thumbprint, der_b64, has_private_key, private_key_machine,
             exportable, friendly_name}]}
   mfa       {installed, version, product_name, install_path, service: {...}, components: [{component,
             site, virtual_path, physical_path, app_pool, marker_file_present, web_config: {...}}]}
   schannel  [{protocol, side, enabled, disabled_by_default}]
   dotnet_tls[{framework, wow6432, sch_use_strong_crypto, system_default_tls_versions}]
-  backups   [{name, created, sites, http_sys}]
   files     {windows path: base64}         (what put_file wrote)
   counters  {winrm_commands, modules: {name: count}}
-  faults    {import_fails, commit_fails_after, drop_connection, no_intermediates}
+  faults    {import_fails, set_fails_after, drop_connection, no_intermediates}
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ IIS_APP_ID = "{4dc3e181-e14b-4a21-b022-59fc669b0914}"
 STORES = ("My", "WebHosting", "CA", "Root")
 NO_FAULTS = {
     "import_fails": False,
-    "commit_fails_after": None,
+    "set_fails_after": None,
     "drop_connection": None,
     "no_intermediates": False,
 }

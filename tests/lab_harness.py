@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from lab import iis
+
 from module_task import BIN, ROOT, run_module_with_output
 
 VENV_BIN = BIN
@@ -124,8 +126,21 @@ def running_lab(directory: Path, hosts: int, scenario: str = "seed") -> Iterator
 
 
 def configuration(state: dict) -> dict:
-    """A host's configuration from its ground truth: what a change may alter (not counters, faults, backups)."""
-    return {key: state[key] for key in ("sites", "http_sys", "stores", "mfa", "files") if key in state}
+    """A host's configuration from its ground truth: what a change may alter (not counters or faults)."""
+    return {
+        key: state[key]
+        for key in ("sites", "custom_metadata", "http_sys", "stores", "mfa", "files")
+        if key in state
+    }
+
+
+def served_certificates(state: dict) -> dict[tuple[str, str], str]:
+    """(site, binding information) -> the thumbprint IIS Manager shows for each HTTPS binding, read from its
+    HTTP.sys entry as Microsoft.Web.Administration does ('' for none)."""
+    return {
+        (site["name"], binding["binding_information"]): iis.bound_certificate(state, binding)[0]
+        for site, binding in iis.https_bindings(state)
+    }
 
 
 def recap(output: str) -> dict[str, dict[str, int]]:

@@ -1,24 +1,23 @@
-"""mfa_server.tls.iis_binding_certificate: the .ps1's selection, safety checks and two-phase change.
+"""mfa_server.tls.iis_binding_certificate: the .ps1's selection and checks, and HttpSys.Apply / Restore.
 
-Fault `commit_fails_after K`: K = 0 makes IIS refuse the configuration commit (nothing changes but the
-backup); K > 0 lets the commit and K HTTP.sys entries through and fails the next HTTP.sys update.
+What Windows does that this emulates (docs/windows-model.md): only HTTP.sys holds a binding's
+certificate, so the change is a write of the derived HTTP.sys entries and nothing in IIS configuration. An
+existing entry keeps every field but hash and store (HttpUpdateServiceConfiguration); a missing one is
+created with IIS's app id and DefaultFlags mapped from the binding's sslFlags. A failed write restores
+every entry written so far and reads them back.
+
+Fault `set_fails_after K`: the K+1-th HTTP.sys write of one module execution fails with ERROR_ACCESS_DENIED
+(5) (K = 0: the first write fails), as a write would when another program holds the configuration.
 """
 
 from __future__ import annotations
 
 import copy
-import datetime as dt
-import re
 
 from lab import iis
-from lab.state import IIS_APP_ID, find_cert
+from lab.state import find_cert
 
-
-def _thumbprint(value: str | None) -> str | None:
-    if value is None:
-        return None
-    cleaned = re.sub(r"[\s\u200e\u200f]", "", value).upper()
-    return cleaned if re.fullmatch(r"[0-9A-F]{40}", cleaned) else None
+ERROR_ACCESS_DENIED = "Access is denied. (Win32 error 5)"
 
 
 def _name(entry: dict) -> str:
@@ -28,75 +27,106 @@ def _name(entry: dict) -> str:
 def _all_bindings(data: dict) -> list[dict]:
     rows = []
     for site, binding in iis.https_bindings(data):
+        row = {
+            "site": site["name"],
+            "site_id": site["id"],
+            "binding_information": binding["binding_information"],
+            "ssl_flags": int(binding.get("ssl_flags") or 0),
+            "parsed": None,
+            "key": None,
+            "key_error": None,
+        }
         try:
-            parsed = iis.parse_binding(binding["binding_information"])
-            key = iis.http_sys_key(binding)
-        except ValueError:
-            parsed, key = None, None
-        rows.append(
-            {
-                "site": site["name"],
-                "site_id": site["id"],
-                "binding": binding,
-                "binding_information": binding["binding_information"],
-                "parsed": parsed,
-                "key": key,
-                "ssl_flags": int(binding.get("ssl_flags") or 0),
-                "hash": (binding.get("certificate_hash") or "").upper(),
-                "store": binding.get("certificate_store_name") or "",
-            }
-        )
+            row["parsed"] = iis.parse_binding(binding["binding_information"])
+            row["key"] = iis.binding_key(binding)
+        except iis.BindingError as exc:
+            row["key_error"] = str(exc)
+        rows.append(row)
     return rows
 
 
+def snapshot_row(data: dict, key: str) -> dict:
+    return iis.iis_bindings.snapshot_of(data["http_sys"], key)
+
+
+def _entry_from_snapshot(row: dict) -> dict:
+    fields = {field: row.get(field) for field in iis.ENTRY_FIELDS}
+    for number in (
+        "default_flags",
+        "cert_check_mode",
+        "revocation_freshness_time",
+        "revocation_url_retrieval_timeout",
+    ):
+        fields[number] = int(fields[number] or 0)
+    for text in ("certificate_hash", "certificate_store_name", "ctl_identifier", "ctl_store_name"):
+        fields[text] = fields[text] or ""
+    fields["app_id"] = (fields["app_id"] or iis.IIS_APP_ID).lower()
+    return {"key": row["key"], **fields}
+
+
+def _same_entry(entry: dict | None, wanted: dict | None) -> bool:
+    """Field by field, as HttpSys reads an entry back (NULL and empty strings alike, numbers as numbers)."""
+    if entry is None or wanted is None:
+        return entry is None and wanted is None
+    return _entry_from_snapshot(entry) == _entry_from_snapshot(wanted)
+
+
 def run(m) -> None:
-    thumbprint = _thumbprint(m.params["thumbprint"])
+    if m.params.get("restore") is not None:
+        _run_restore(m)
+        return
+    raw = m.params.get("thumbprint")
+    thumbprint = iis.normalize_thumbprint(raw)
     if thumbprint is None:
         m.fail(
-            f"thumbprint '{m.params['thumbprint']}' is not a SHA-1 thumbprint (40 hexadecimal characters). Copy "
-            "it from the certificate's Thumbprint field or from the 'thumbprint' that "
+            f"thumbprint '{raw}' is not a SHA-1 thumbprint (40 hexadecimal characters), so nothing was changed. "
+            "Copy it from the certificate's Thumbprint field or from the 'thumbprint' that "
             "mfa_server.tls.certificate_import returned."
         )
     replace = None
     if m.params.get("replace_thumbprint") is not None:
-        replace = _thumbprint(m.params["replace_thumbprint"])
+        replace = iis.normalize_thumbprint(m.params["replace_thumbprint"])
         if replace is None:
             m.fail(
                 f"replace_thumbprint '{m.params['replace_thumbprint']}' is not a SHA-1 thumbprint (40 hexadecimal "
-                "characters). Take it from the certificate_hash that mfa_server.tls.iis_tls_info reports."
+                "characters), so nothing was changed. Take it from the certificate_hash that "
+                "mfa_server.tls.iis_tls_info reports."
             )
+    requested = m.params.get("bindings") or []
+    if not requested and replace is None:
+        m.fail(
+            "thumbprint is set but neither bindings nor replace_thumbprint says which bindings get it, so nothing "
+            "was changed. List the bindings, or set replace_thumbprint to the certificate they use now."
+        )
     store = "WebHosting" if m.params["store_name"] == "WebHosting" else "My"
     m.result.update(
-        {"thumbprint": thumbprint, "store_name": store, "backup_name": None, "bindings": [], "http_sys": []}
+        {"thumbprint": thumbprint, "store_name": store, "bindings": [], "http_sys": [], "snapshot": []}
     )
-    requested = m.params.get("bindings") or []
-    for request in requested:
-        try:
-            iis.parse_binding(request["binding_information"])
-        except ValueError:
-            m.fail(
-                f"binding_information '{request['binding_information']}' (site '{request['site']}') is not in "
-                "IP:port:host form. Write it as IIS does, for example '*:443:', '*:443:mfa.contoso.com', "
-                "'10.0.0.5:443:' or '[::1]:443:' (IPv6 in brackets)."
-            )
     data = m.host.state.read()
     if not data["iis"]["installed"]:
         m.fail(
-            "IIS is not installed on this host (Microsoft.Web.Administration.dll not found in System32\\inetsrv). "
-            "Install the Web Server (IIS) role, or run this module only against IIS servers."
+            "IIS is not installed on this host (Microsoft.Web.Administration.dll not found in System32\\inetsrv), "
+            "so nothing was changed. Install the Web Server (IIS) role, or run this module only against IIS servers."
         )
     cert = find_cert(data, store, thumbprint)
     if cert is None:
         m.fail(
-            f"certificate {thumbprint} is not in LocalMachine\\{store}. Import it first with "
-            f"mfa_server.tls.certificate_import (store_name: {store}), or set store_name to the store that holds it."
+            f"certificate {thumbprint} is not in LocalMachine\\{store}, so nothing was changed. Import it first "
+            f"with mfa_server.tls.certificate_import (store_name: {store}), or set store_name to the store that "
+            "holds it."
         )
     if not cert["has_private_key"]:
         m.fail(
-            f"certificate {thumbprint} in LocalMachine\\{store} has no private key, so HTTP.sys cannot use it. "
-            "Import the PFX that holds the key with mfa_server.tls.certificate_import."
+            f"certificate {thumbprint} in LocalMachine\\{store} has no private key, so HTTP.sys cannot use it and "
+            "nothing was changed. Import the PFX that holds the key with mfa_server.tls.certificate_import."
         )
     everything = _all_bindings(data)
+    selected = _select(m, data, everything, requested, replace)
+    _refuse_unsafe(m, data, everything, selected)
+    _change(m, data, selected, thumbprint, store)
+
+
+def _select(m, data: dict, everything: list[dict], requested: list[dict], replace: str | None) -> list[dict]:
     selected: list[dict] = []
     for request in requested:
         site = next((s for s in data["sites"] if s["name"].lower() == request["site"].lower()), None)
@@ -111,8 +141,10 @@ def run(m) -> None:
                 b
                 for b in everything
                 if b["site"] == site["name"]
-                and b["parsed"]
-                and iis.same_binding(b["binding_information"], request["binding_information"])
+                and (
+                    b["binding_information"] == request["binding_information"]
+                    or iis.same_binding(b["binding_information"], request["binding_information"])
+                )
             ),
             None,
         )
@@ -137,9 +169,14 @@ def run(m) -> None:
                 f"changed. Its https bindings: {existing or 'none'}. Fix binding_information "
                 "(mfa_server.tls.iis_tls_info lists every binding)."
             )
+        if match["key"] is None:
+            m.fail(
+                f"binding {_name(match)} cannot be mapped to an HTTP.sys entry: {match['key_error']}. Nothing was "
+                "changed. Fix the binding in IIS Manager first."
+            )
         if match["ssl_flags"] & 2:
             m.fail(
-                f"binding {_name(match)} uses the Central Certificate Store (sslFlags {match['ssl_flags']}): IIS "
+                f"binding {_name(match)} uses the Central Certificate Store (sslFlags {match['ssl_flags']}): HTTP.sys "
                 "takes its certificate from the CCS share by host name, not from a thumbprint, so nothing was "
                 "changed. Put the new certificate into the Central Certificate Store instead, or leave this "
                 "binding out."
@@ -148,58 +185,65 @@ def run(m) -> None:
             selected.append(match)
     if replace is not None:
         for candidate in everything:
-            if candidate["hash"] == replace and not candidate["ssl_flags"] & 2 and candidate not in selected:
+            if candidate["key"] is None or candidate["ssl_flags"] & 2 or candidate in selected:
+                continue
+            entry = iis.http_sys_entry(data, candidate["key"])
+            if entry and (entry.get("certificate_hash") or "").upper() == replace:
                 selected.append(candidate)
-    for entry in selected:
-        # an SNI binding without a host name would need 'hostnameport=:port', which HTTP.sys cannot hold
-        if entry["ssl_flags"] & 1 and not entry["parsed"][2].strip():
-            example = entry["binding_information"].rstrip() + "mfa.contoso.com"
-            m.fail(
-                f"binding {_name(entry)} has the SNI flag (sslFlags {entry['ssl_flags']}) but no host name, so its "
-                f"HTTP.sys entry would be 'hostnameport=:{entry['parsed'][1]}', which HTTP.sys cannot hold; nothing "
-                f"was changed. Give the binding a host name in IIS (for example '{example}'), or clear 'Require "
-                "Server Name Indication' on it in IIS Manager (sslFlags bit 1), then run again."
-            )
+    return selected
+
+
+def _refuse_unsafe(m, data: dict, everything: list[dict], selected: list[dict]) -> None:
     for entry in selected:
         for candidate in everything:
             if candidate in selected or candidate["key"] is None:
                 continue
-            if candidate["key"] == entry["key"]:
+            if iis.iis_bindings.same_key(candidate["key"], entry["key"]):
                 m.fail(
                     f"binding {_name(entry)} shares the HTTP.sys entry {entry['key']} with binding "
                     f"{_name(candidate)}, which is not selected. HTTP.sys holds one certificate per entry, so the "
                     "change would reach that binding too; nothing was changed. Select that binding as well, or "
                     "give the bindings their own entries (SNI with a host name, or a dedicated IP)."
                 )
+        current = iis.http_sys_entry(data, entry["key"])
+        if current and current["app_id"].lower() != iis.IIS_APP_ID and not m.params.get("force"):
+            m.fail(
+                f"the HTTP.sys entry {current['key']} of binding {_name(entry)} is owned by application "
+                f"{current['app_id']}, not by IIS ({iis.IIS_APP_ID}), so nothing was changed: another program "
+                "registered it and may rely on it. Set force: true to take it over, or leave this binding out."
+            )
+
+
+def _change(m, data: dict, selected: list[dict], thumbprint: str, store: str) -> None:
     keys: dict[str, dict] = {}
     results, before, after = [], [], []
     for entry in selected:
         name = entry["key"].lower()
+        current = iis.http_sys_entry(data, entry["key"])
+        previous_hash = (current.get("certificate_hash") or "").upper() if current else ""
+        previous_store = current.get("certificate_store_name") or "" if current else ""
         if name not in keys:
-            current = iis.http_sys_entry(data, entry["key"])
-            state = {
-                "key": entry["key"],
-                "previous_hash": "",
-                "previous_store_name": "",
+            if current is None:
+                action = "created"
+            elif previous_hash == thumbprint and iis.same_store(previous_store, store):
+                action = "unchanged"
+            else:
+                action = "updated"
+            keys[name] = {
+                "key": current["key"] if current else entry["key"],
+                "action": action,
+                "previous_hash": previous_hash,
+                "previous_store_name": previous_store,
                 "new_hash": thumbprint,
                 "new_store_name": store,
-                "app_id": IIS_APP_ID,
-                "action": "created",
+                "app_id": current["app_id"] if current else iis.IIS_APP_ID,
+                "default_flags": int(current.get("default_flags") or 0)
+                if current
+                else iis.default_flags_for(entry["ssl_flags"]),
+                "_ssl_flags": entry["ssl_flags"],
             }
-            if current is not None:
-                state.update(
-                    previous_hash=(current["certificate_hash"] or "").upper(),
-                    previous_store_name=current["certificate_store_name"] or "",
-                    app_id=current["app_id"],
-                )
-                same = (
-                    state["previous_hash"] == thumbprint
-                    and state["previous_store_name"].lower() == store.lower()
-                )
-                state["action"] = "unchanged" if same else "updated"
-            keys[name] = state
-        entry["iis_change"] = entry["hash"] != thumbprint or entry["store"] != store
         ip, port, host = entry["parsed"]
+        shown_store = iis.store_display_name(previous_store) if previous_hash else ""
         results.append(
             {
                 "site": entry["site"],
@@ -209,20 +253,20 @@ def run(m) -> None:
                 "port": port,
                 "host": host,
                 "ssl_flags": entry["ssl_flags"],
-                "http_sys_key": entry["key"],
-                "previous_thumbprint": entry["hash"],
-                "previous_store_name": entry["store"],
+                "http_sys_key": keys[name]["key"],
+                "previous_thumbprint": previous_hash,
+                "previous_store_name": shown_store,
                 "new_thumbprint": thumbprint,
                 "new_store_name": store,
-                "changed": entry["iis_change"] or keys[name]["action"] != "unchanged",
+                "changed": keys[name]["action"] != "unchanged",
             }
         )
         before.append(
             {
                 "site": entry["site"],
                 "binding_information": entry["binding_information"],
-                "thumbprint": entry["hash"],
-                "store_name": entry["store"],
+                "thumbprint": previous_hash,
+                "store_name": shown_store,
             }
         )
         after.append(
@@ -233,68 +277,128 @@ def run(m) -> None:
                 "store_name": store,
             }
         )
-    changed = any(r["changed"] for r in results)
-    m.result.update({"bindings": results, "http_sys": [dict(k) for k in keys.values()], "changed": changed})
-    if changed and m.diff:
+    changes = [k for k in keys.values() if k["action"] != "unchanged"]
+    m.result["bindings"] = results
+    m.result["http_sys"] = [{k: v for k, v in row.items() if not k.startswith("_")} for row in keys.values()]
+    m.result["snapshot"] = [snapshot_row(data, row["key"]) for row in changes]
+    if changes and m.diff:
         m.result["diff"] = {"before": {"bindings": before}, "after": {"bindings": after}}
-    if not changed or m.check_mode:
+    if not changes or m.check_mode:
+        m.result["changed"] = bool(changes)
         return
-    _apply(m, selected, keys, thumbprint, store)
+    wanted = []
+    for row in changes:
+        current = iis.http_sys_entry(data, row["key"])
+        if current is not None:
+            target = dict(current, certificate_hash=thumbprint, certificate_store_name=store)
+        else:
+            target = iis.new_entry(
+                row["key"], thumbprint, store, default_flags=iis.default_flags_for(row["_ssl_flags"])
+            )
+        wanted.append(target)
+    _write(m, wanted, m.result["snapshot"])
+    m.result["changed"] = True
 
 
-def _apply(m, selected: list[dict], keys: dict, thumbprint: str, store: str) -> None:
-    backup = "mfa_server.tls-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")[:-3] + "Z"
+def _write(m, wanted: list[dict], snapshot: list[dict]) -> None:
+    """HttpSys.Apply / Restore: write each entry; on a failed write restore what was written and fail."""
+    fails_after = (m.host.state.read().get("faults") or {}).get("set_fails_after")
+    for written, target in enumerate(wanted):
+        if fails_after is not None and written >= fails_after:
+            _restore_after_failure(m, snapshot, target["key"])
+        with m.host.state.change() as live:
+            current = iis.http_sys_entry(live, target["key"])
+            if target.get("_delete"):
+                if current is not None:
+                    live["http_sys"].remove(current)
+            elif current is None:
+                live["http_sys"].append({k: v for k, v in target.items() if not k.startswith("_")})
+            else:
+                current.clear()
+                current.update({k: v for k, v in target.items() if not k.startswith("_")})
+    live = m.host.state.read()
+    for target in wanted:
+        now = iis.http_sys_entry(live, target["key"])
+        expected = None if target.get("_delete") else target
+        if not _same_entry(now, expected):
+            _restore_after_failure(
+                m, snapshot, target["key"], reason="the entry read back differs from what was written"
+            )
+
+
+def _restore_after_failure(
+    m, snapshot: list[dict], failed_key: str, reason: str = ERROR_ACCESS_DENIED
+) -> None:
     with m.host.state.change() as live:
-        live["backups"].append(
+        for row in snapshot:
+            current = iis.http_sys_entry(live, row["key"])
+            if current is not None:
+                live["http_sys"].remove(current)
+            if row["exists"]:
+                live["http_sys"].append(_entry_from_snapshot(row))
+    live = m.host.state.read()
+    verified = all(
+        _same_entry(
+            iis.http_sys_entry(live, row["key"]), _entry_from_snapshot(row) if row["exists"] else None
+        )
+        for row in snapshot
+    )
+    m.result.update({"changed": not verified, "rolled_back": True, "rollback_verified": verified})
+    state = "restored and verified" if verified else "restored but NOT verified: check them with iis_tls_info"
+    m.fail(
+        f"writing the HTTP.sys entry {failed_key} failed ({reason}). The previous entries ({len(snapshot)}) were "
+        f"{state}. Nothing else was changed. Run again once the cause is fixed; 'snapshot' holds the previous "
+        "entries for a restore."
+    )
+
+
+def _run_restore(m) -> None:
+    for option in ("thumbprint", "bindings", "replace_thumbprint"):
+        if m.params.get(option):
+            m.fail(
+                f"restore cannot be combined with {option}, so nothing was changed. Call the module once per task."
+            )
+    data = m.host.state.read()
+    rows = []
+    for row in m.params["restore"]:
+        try:
+            iis.iis_bindings.parse_key(row["key"])
+        except (iis.BindingError, ValueError):
+            m.fail(
+                f"restore names '{row['key']}', which is not an HTTP.sys key, so nothing was changed. Pass the "
+                "'snapshot' that this module returned unchanged."
+            )
+        rows.append(row)
+    results, wanted = [], []
+    m.result["snapshot"] = [snapshot_row(data, row["key"]) for row in rows]
+    for row in rows:
+        current = iis.http_sys_entry(data, row["key"])
+        target = _entry_from_snapshot(row) if row["exists"] else None
+        if _same_entry(current, target):
+            action = "unchanged"
+        elif target is None:
+            action = "deleted"
+        else:
+            action = "restored"
+        results.append(
             {
-                "name": backup,
-                "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "sites": copy.deepcopy(live["sites"]),
-                "http_sys": copy.deepcopy(live["http_sys"]),
+                "key": row["key"],
+                "action": action,
+                "previous_hash": (current or {}).get("certificate_hash") or "",
+                "previous_store_name": (current or {}).get("certificate_store_name") or "",
+                "new_hash": (target or {}).get("certificate_hash") or "",
+                "new_store_name": (target or {}).get("certificate_store_name") or "",
+                "app_id": (target or current or {}).get("app_id") or "",
+                "default_flags": int((target or current or {}).get("default_flags") or 0),
             }
         )
-    m.result["backup_name"] = backup
-    fails_after = (m.host.state.read().get("faults") or {}).get("commit_fails_after")
-    if fails_after == 0:
-        m.fail(
-            f"IIS refused the new configuration (Cannot commit configuration changes because the file has "
-            f"changed on disk); applicationHost.config was not changed (backup {backup}). Check the certificate "
-            "and the bindings with mfa_server.tls.iis_tls_info."
-        )
-    with m.host.state.change() as live:
-        for entry in selected:
-            if not entry["iis_change"]:
-                continue
-            site = next(s for s in live["sites"] if s["name"] == entry["site"])
-            binding = next(
-                b
-                for b in site["bindings"]
-                if b["protocol"].lower() == "https"
-                and b["binding_information"] == entry["binding_information"]
+        if action != "unchanged":
+            wanted.append(
+                dict(copy.deepcopy(target), _delete=False) if target else {"key": row["key"], "_delete": True}
             )
-            binding["certificate_hash"], binding["certificate_store_name"] = thumbprint, store
-    done = 0
-    for state in keys.values():
-        if state["action"] == "unchanged":
-            continue
-        if fails_after is not None and done >= fails_after:
-            m.fail(
-                f"applicationHost.config now holds {thumbprint} but updating the HTTP.sys entry {state['key']} failed "
-                "(The process cannot access the file because it is being used by another process). Roll back by "
-                "calling mfa_server.tls.iis_binding_certificate with each binding's previous_thumbprint (see "
-                f"'bindings'), or restore the configuration with Restore-WebConfiguration -Name {backup}."
-            )
-        with m.host.state.change() as live:
-            current = iis.http_sys_entry(live, state["key"])
-            if current is None:
-                live["http_sys"].append(
-                    {
-                        "key": state["key"],
-                        "certificate_hash": thumbprint,
-                        "certificate_store_name": store,
-                        "app_id": IIS_APP_ID,
-                    }
-                )
-            else:
-                current["certificate_hash"], current["certificate_store_name"] = thumbprint, store
-        done += 1
+    m.result.update({"bindings": [], "http_sys": results, "thumbprint": None, "store_name": None})
+    if not wanted or m.check_mode:
+        m.result["changed"] = bool(wanted)
+        return
+    _write(m, wanted, m.result["snapshot"])
+    m.result["changed"] = True

@@ -2,62 +2,78 @@
 
 from __future__ import annotations
 
+import base64
+
 from lab import certinfo, iis
 from lab.iis_https import chain_from_ca_store
 from lab.state import find_cert
 
 
 def _binding_row(data: dict, binding: dict) -> dict:
-    ip, port, host = iis.parse_binding(binding["binding_information"])
+    """A binding as Get-IisHttpsBinding and the HTTP.sys read report it; one that cannot be mapped to an
+    entry (Binding.CertificateHash throws for it on Windows) is reported as unreadable, not fatal."""
     flags = int(binding.get("ssl_flags") or 0)
-    key = iis.http_sys_key(binding)
-    entry = iis.http_sys_entry(data, key)
-    if entry is None:
-        status = "missing"
-    elif key.startswith("ccs=") or _same(entry, binding):
-        status = "consistent"
-    else:
-        status = "mismatch"
-    return {
+    row = {
         "binding_information": binding["binding_information"],
-        "ip": ip,
-        "port": port,
-        "host": host,
+        "ip": None,
+        "port": None,
+        "host": None,
         "ssl_flags": flags,
         "sni": bool(flags & 1),
         "ccs": bool(flags & 2),
-        "certificate_hash": binding.get("certificate_hash") or "",
-        "certificate_store_name": binding.get("certificate_store_name") or "",
-        "http_sys_key": key,
-        "http_sys_status": status,
+        "http_sys_key": None,
+        "certificate_hash": "",
+        "certificate_store_name": "",
+        "http_sys_status": "unreadable",
+        "error": None,
     }
-
-
-def _same(entry: dict, binding: dict) -> bool:
-    return (entry.get("certificate_hash") or "").upper() == (
-        binding.get("certificate_hash") or ""
-    ).upper() and _store_key(entry.get("certificate_store_name")) == _store_key(
-        binding.get("certificate_store_name")
-    )
-
-
-def _store_key(name: str | None) -> str:
-    """As the .ps1's Test-SameStoreName: HTTP.sys holds the personal store as 'MY' or as nothing, IIS as 'My'."""
-    return (name or "My").lower()
+    try:
+        row["ip"], row["port"], row["host"] = iis.parse_binding(binding["binding_information"])
+        key = iis.binding_key(binding)
+    except iis.BindingError as exc:
+        row["error"] = str(exc)
+        return row
+    row["http_sys_key"] = key
+    entry = iis.http_sys_entry(data, key)
+    if key.startswith("ccs="):
+        row["http_sys_status"] = "ccs"
+    elif entry is None or not entry.get("certificate_hash"):
+        row["http_sys_status"] = "missing"
+    else:
+        row["http_sys_status"] = "bound"
+        row["certificate_hash"] = entry["certificate_hash"].upper()
+        row["certificate_store_name"] = iis.store_display_name(entry.get("certificate_store_name"))
+    return row
 
 
 def _split_key(key: str) -> tuple[str, str, str, int]:
-    kind, _sep, rest = key.partition("=")
-    if kind == "ccs":
-        return kind, "", "", int(rest)
-    where, _sep, port = rest.rpartition(":")
-    if kind == "ipport":
-        return kind, where.strip("[]"), "", int(port)
-    return kind, "", where, int(port)
+    parsed = iis.iis_bindings.parse_key(key)
+    if parsed.kind == "hostnameport":
+        return parsed.kind, "", parsed.address, parsed.port
+    return parsed.kind, parsed.address, "", parsed.port
 
 
-def _store_display(data: dict, name: str) -> str:
-    return {k.lower(): k for k in data["stores"]}.get(name.lower(), name)
+def _custom_metadata(data: dict) -> list[dict]:
+    """<customMetadata> properties 5506 (certificate hash, base64) and 5511 (store), per site key."""
+    sites = {f"lm/w3svc/{s['id']}": s for s in data["sites"]}
+    rows = []
+    for item in data.get("custom_metadata") or []:
+        if int(item["property_id"]) not in (5506, 5511):
+            continue
+        site = sites.get(item["path"].lower())
+        value = item["value"]
+        if int(item["property_id"]) == 5506:
+            value = base64.b64decode(value).hex().upper()
+        rows.append(
+            {
+                "path": item["path"],
+                "site_id": site["id"] if site else None,
+                "site": site["name"] if site else None,
+                "property_id": int(item["property_id"]),
+                "value": value,
+            }
+        )
+    return rows
 
 
 def _certificate(data: dict, thumbprint: str, store: str, used_by: list, keys: list) -> dict:
@@ -175,22 +191,16 @@ def run(m) -> None:
             rows.append(row)
             all_rows.append((site, row))
             if row["certificate_hash"]:
-                key = (row["certificate_hash"].upper(), _store_display(data, row["certificate_store_name"]))
+                key = (row["certificate_hash"], row["certificate_store_name"])
                 usage.setdefault(key, []).append(
                     {"site": site["name"], "binding_information": row["binding_information"]}
                 )
         if not wanted or site["name"].lower() in wanted:
             sites.append({"name": site["name"], "id": site["id"], "state": site["state"], "bindings": rows})
     http_sys = []
-    for entry in sorted(data["http_sys"], key=lambda e: e["key"].lower()):
+    for entry in sorted(data["http_sys"], key=lambda e: e["key"]):
         kind, ip, host, port = _split_key(entry["key"])
-        mapped = [(s, r) for s, r in all_rows if r["http_sys_key"].lower() == entry["key"].lower()]
-        if not mapped:
-            status = "orphaned"
-        elif kind == "ccs" or all(_same(entry, r) for _key, r in mapped):
-            status = "consistent"
-        else:
-            status = "mismatch"
+        mapped = [(s, r) for s, r in all_rows if iis.iis_bindings.same_key(r["http_sys_key"], entry["key"])]
         http_sys.append(
             {
                 "key": entry["key"],
@@ -198,19 +208,19 @@ def run(m) -> None:
                 "ip": ip,
                 "host": host,
                 "port": port,
+                **{field: entry.get(field) for field in iis.ENTRY_FIELDS},
                 "certificate_hash": (entry.get("certificate_hash") or "").upper(),
-                "certificate_store_name": entry.get("certificate_store_name") or "",
-                "app_id": entry["app_id"],
                 "iis_bindings": [
                     {"site": s["name"], "binding_information": r["binding_information"]} for s, r in mapped
                 ],
-                "status": status,
+                "status": "in_use" if mapped else "orphaned",
+                "foreign_app_id": entry["app_id"].lower() != iis.IIS_APP_ID,
             }
         )
         if entry.get("certificate_hash"):
             key = (
                 entry["certificate_hash"].upper(),
-                _store_display(data, entry.get("certificate_store_name") or "My"),
+                iis.store_display_name(entry.get("certificate_store_name")),
             )
             http_usage.setdefault(key, []).append(entry["key"])
     certificates = [
@@ -224,6 +234,7 @@ def run(m) -> None:
             "iis_version": data["iis"]["version"] if data["iis"]["installed"] else None,
             "sites": sites,
             "http_sys": http_sys,
+            "custom_metadata": _custom_metadata(data),
             "certificates": certificates,
             "schannel": data["schannel"],
             "dotnet_tls": data["dotnet_tls"],

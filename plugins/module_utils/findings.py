@@ -64,6 +64,37 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         ERROR,
         "Bind a certificate that exists in LocalMachine\\My or WebHosting with its private key.",
     ),
+    # What IIS shows and what HTTP.sys serves can diverge (server-side review only; docs/windows-model.md 4).
+    "NO_HTTP_SYS_ENTRY": (
+        ERROR,
+        "Select the certificate for the binding in IIS Manager, or run the remediate playbook: the binding "
+        "has no HTTP.sys entry, so the TLS handshake fails.",
+    ),
+    "OVERRIDDEN_BY_HIDDEN_ENTRY": (
+        ERROR,
+        "Delete the hidden entry (netsh http delete sslcert ipport=IP:port) or give that address an IIS binding "
+        "of its own; until then connections to that address get the hidden entry's certificate.",
+    ),
+    "ORPHANED_HTTP_SYS_ENTRY": (
+        WARNING,
+        "Check which program registered the entry (netsh http show sslcert) and delete it if nothing uses it.",
+    ),
+    "FOREIGN_APP_ID": (
+        WARNING,
+        "Another program registered this HTTP.sys entry; remediation leaves it alone unless forced. Confirm "
+        "the owner before changing it.",
+    ),
+    "LEGACY_METADATA": (
+        WARNING,
+        "Remove the legacy <customMetadata> properties 5506/5511 for the site from applicationHost.config "
+        "(after a backup): IIS's metabase compatibility rewrites or deletes the HTTP.sys entry from them, "
+        "e.g. at restart (event 15300).",
+    ),
+    "BINDING_UNREADABLE": (
+        ERROR,
+        "Fix the binding in IIS Manager (an IPv6 address must be in brackets, the port a number from 1 to "
+        "65535); Windows cannot map it to an HTTP.sys entry.",
+    ),
     "UNTRUSTED": (
         ERROR,
         "The chain fails validation for a reason not covered by another finding; inspect the certificate chain.",

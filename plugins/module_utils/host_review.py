@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, tls_client
+from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, iis_bindings, tls_client
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import evaluate_chain
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import ERROR, finding
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings, probe_one
@@ -37,6 +37,7 @@ class Endpoint:
     store_name: str
     ccs: bool
     http_sys_key: str
+    http_sys_status: str
 
     @property
     def url(self) -> str:
@@ -56,6 +57,8 @@ def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
     result = []
     for site in iis.get("sites") or []:
         for binding in site.get("bindings") or []:
+            if binding.get("http_sys_status") == "unreadable":
+                continue  # no address or port to reach it by: reported among the host's divergences
             key = (site["name"], binding["binding_information"])
             served = components_by_binding.get(key) or [None]
             for component in served:
@@ -74,6 +77,7 @@ def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
                         store_name=binding.get("certificate_store_name") or "",
                         ccs=bool(binding.get("ccs")),
                         http_sys_key=binding.get("http_sys_key") or "",
+                        http_sys_status=binding.get("http_sys_status") or "",
                     )
                 )
     return result
@@ -100,12 +104,18 @@ def review_host(
 ) -> dict:
     """The structured verdict for one host (the `mfa_tls` fact)."""
     by_thumbprint = {
-        (c["thumbprint"].upper(), c.get("store_name", "")): c for c in iis.get("certificates") or []
+        (c["thumbprint"].upper(), iis_bindings.store_display_name(c.get("store_name"))): c
+        for c in iis.get("certificates") or []
     }
+    divergence = http_sys_divergence(iis)
     reviewed = []
     for endpoint in endpoints(iis, mfa, public_name):
-        certificate = by_thumbprint.get((endpoint.thumbprint, endpoint.store_name))
-        server_findings = _server_side(endpoint, certificate, settings)
+        certificate = by_thumbprint.get(
+            (endpoint.thumbprint, iis_bindings.store_display_name(endpoint.store_name))
+        )
+        server_findings = _divergence_findings(endpoint, divergence) + _server_side(
+            endpoint, certificate, settings
+        )
         # The root of a site that serves no MFA component may well answer 404: only the TLS side counts.
         target = tls_client.parse_target(
             endpoint.url, probe_addresses.get(endpoint.port), check_http_status=endpoint.component is not None
@@ -132,32 +142,140 @@ def review_host(
                 "codes": codes,
             }
         )
+    host_errors = [d for d in divergence if d["severity"] == ERROR and not d.get("binding_reviewed")]
     return {
         "computer_name": iis.get("computer_name"),
-        "compliant": all(e["compliant"] for e in reviewed),
+        "compliant": all(e["compliant"] for e in reviewed) and not host_errors,
         "endpoints": reviewed,
         # One line per endpoint that is not compliant, for messages (templating them costs per host).
         "problems": [
             f"{e['url']} ({e['site']} {e['binding_information']}): {', '.join(e['codes'])}"
             for e in reviewed
             if not e["compliant"]
-        ],
+        ]
+        + [f"{d['where']}: {d['code']}" for d in host_errors],
         "mfa_server": _mfa_summary(mfa),
-        "http_sys_divergence": [
-            {
-                "key": entry["key"],
-                "status": entry["status"],
-                "certificate_hash": entry.get("certificate_hash", ""),
-            }
+        "http_sys_divergence": [{k: v for k, v in d.items() if k != "binding_reviewed"} for d in divergence],
+        # The HTTP.sys entries as read: the remediation plan's undo restores exactly these.
+        "http_sys_entries": [
+            {k: entry.get(k) for k in ("key", *iis_bindings.ENTRY_FIELDS)}
             for entry in iis.get("http_sys") or []
-            if entry.get("status") != "consistent"
         ],
     }
+
+
+def http_sys_divergence(iis: dict) -> list[dict]:
+    """Where what IIS shows and what HTTP.sys serves part ways, each as a finding with where it is:
+    entries no binding derives (and those among them that override a wildcard binding for one address),
+    bindings without an entry or that cannot be mapped, entries another program owns, and legacy
+    <customMetadata> that rewrites entries."""
+    entries = iis.get("http_sys") or []
+    result: list[dict] = []
+
+    def add(code: str, where: str, message: str, **extra) -> None:
+        result.append({**finding(code, message).as_dict(), "where": where, **extra})
+
+    used_keys = {
+        (b.get("http_sys_key") or "").lower() for s in iis.get("sites") or [] for b in s.get("bindings") or []
+    }
+    for entry in entries:
+        if entry.get("status") == "orphaned":
+            overridden = [
+                wildcard["key"]
+                for wildcard in entries
+                if wildcard["key"].lower() in used_keys
+                and entry in iis_bindings.overriding_entries(entries, wildcard["key"])
+            ]
+            if overridden:
+                add(
+                    "OVERRIDDEN_BY_HIDDEN_ENTRY",
+                    entry["key"],
+                    f"The HTTP.sys entry {entry['key']} has no IIS binding but serves every connection to "
+                    f"{entry.get('ip')} port {entry.get('port')} instead of {', '.join(overridden)}, with "
+                    f"certificate {entry.get('certificate_hash') or 'none'}.",
+                    overrides=overridden,
+                    binding_reviewed=True,
+                )
+            else:
+                add(
+                    "ORPHANED_HTTP_SYS_ENTRY",
+                    entry["key"],
+                    f"The HTTP.sys entry {entry['key']} (certificate {entry.get('certificate_hash') or 'none'}, "
+                    f"app id {entry.get('app_id')}) belongs to no IIS binding.",
+                )
+        elif entry.get("foreign_app_id"):
+            add(
+                "FOREIGN_APP_ID",
+                entry["key"],
+                f"The HTTP.sys entry {entry['key']} used by IIS is owned by application {entry.get('app_id')}, "
+                f"not IIS ({iis_bindings.IIS_APP_ID}).",
+                binding_reviewed=True,
+            )
+    for site in iis.get("sites") or []:
+        for binding in site.get("bindings") or []:
+            where = f"{site['name']} {binding['binding_information']}"
+            if binding.get("http_sys_status") == "unreadable":
+                add(
+                    "BINDING_UNREADABLE",
+                    where,
+                    f"The binding '{binding['binding_information']}' of site "
+                    f"'{site['name']}' cannot be mapped to an HTTP.sys entry: {binding.get('error')}.",
+                )
+            elif binding.get("http_sys_status") == "missing":
+                add(
+                    "NO_HTTP_SYS_ENTRY",
+                    where,
+                    f"The binding '{binding['binding_information']}' of site "
+                    f"'{site['name']}' has no HTTP.sys entry ({binding.get('http_sys_key')}): no certificate is "
+                    "bound and the TLS handshake fails.",
+                    binding_reviewed=True,
+                )
+    for row in iis.get("custom_metadata") or []:
+        what = "certificate hash" if row["property_id"] == 5506 else "certificate store"
+        add(
+            "LEGACY_METADATA",
+            row.get("site") or row["path"],
+            f"applicationHost.config holds the legacy metabase property {row['property_id']} ({what} "
+            f"{row['value']}) for {row['path']}"
+            + (f" (site '{row['site']}')" if row.get("site") else "")
+            + ", which IIS's metabase compatibility uses to rewrite or delete HTTP.sys entries.",
+            site=row.get("site"),
+            binding_reviewed=True,
+        )
+    return result
+
+
+def _divergence_findings(endpoint: Endpoint, divergence: list[dict]) -> list[dict]:
+    """The host's divergences that concern this endpoint's binding."""
+    mine = []
+    for item in divergence:
+        fields = {k: item[k] for k in ("code", "severity", "message", "remediation")}
+        if (
+            (
+                item["code"] == "OVERRIDDEN_BY_HIDDEN_ENTRY"
+                and any(iis_bindings.same_key(key, endpoint.http_sys_key) for key in item["overrides"])
+            )
+            or (
+                item["code"] == "FOREIGN_APP_ID"
+                and iis_bindings.same_key(item["where"], endpoint.http_sys_key)
+            )
+            or (item["code"] == "LEGACY_METADATA" and item.get("site") == endpoint.site)
+        ):
+            mine.append(fields)
+    return mine
 
 
 def _server_side(endpoint: Endpoint, certificate: dict | None, settings: ProbeSettings) -> list[dict]:
     if endpoint.ccs:
         return []  # the certificate comes from the Central Certificate Store: only the phone view judges it
+    if endpoint.http_sys_status == "missing":
+        return [
+            finding(
+                "NO_HTTP_SYS_ENTRY",
+                f"The binding '{endpoint.binding_information}' of site '{endpoint.site}' has no HTTP.sys entry "
+                f"({endpoint.http_sys_key}): no certificate is bound and the TLS handshake fails.",
+            ).as_dict()
+        ]
     if certificate is None or not certificate.get("found", True) or not certificate.get("der_b64"):
         return [
             finding(

@@ -15,6 +15,7 @@ binding each of these is an error instead, reported before anything changes.
 
 from __future__ import annotations
 
+from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings
 from ansible_collections.mfa_server.tls.plugins.module_utils.certificates import dns_name_matches
 
 
@@ -60,8 +61,17 @@ def plan_change(
         uncovered = sorted(
             {e["public_name"] for e in endpoints if not _covers(subject_alt_names, e["public_name"])}
         )
+        codes = {f["code"] for e in endpoints for f in e.get("server_side", {}).get("findings") or []}
         if first["ccs"]:
             leave(key, "it takes its certificate from the Central Certificate Store")
+        elif "OVERRIDDEN_BY_HIDDEN_ENTRY" in codes:
+            leave(
+                key,
+                "a hidden HTTP.sys entry with no IIS binding serves its connections to one address instead "
+                "(netsh http show sslcert); delete that entry first",
+            )
+        elif "FOREIGN_APP_ID" in codes:
+            leave(key, f"its HTTP.sys entry {first.get('http_sys_key')} is owned by another program, not IIS")
         elif uncovered:
             leave(key, f"the new certificate does not name {', '.join(uncovered)}")
         else:
@@ -70,11 +80,8 @@ def plan_change(
 
     planned = [(key, by_binding[key][0]["certificate"]) for key in selected]
     verify = [e for key in selected for e in by_binding[key]]
-    rollback: dict[tuple[str, str], list[dict]] = {}
-    for (site, information), certificate in planned:
-        if certificate["thumbprint"]:
-            previous = (certificate["thumbprint"], certificate["store_name"] or "My")
-            rollback.setdefault(previous, []).append({"site": site, "binding_information": information})
+    planned_keys = list(dict.fromkeys(by_binding[key][0]["http_sys_key"] for key in selected))
+    entries = review.get("http_sys_entries") or []
     return {
         "bindings": [
             {"site": site, "binding_information": information} for (site, information), _endpoint in planned
@@ -86,7 +93,8 @@ def plan_change(
         ],
         # What each verify target served before: after a rollback it must serve it again.
         "previous_thumbprints": [e["certificate"]["thumbprint"] for e in verify],
-        "rollback": [{"thumbprint": t, "store_name": s, "bindings": b} for (t, s), b in rollback.items()],
+        # The undo: every planned HTTP.sys entry exactly as discovery read it (iis_binding_certificate restore).
+        "rollback": [iis_bindings.snapshot_of(entries, key) for key in planned_keys],
         "diff": {
             "before": "".join(f"{s} {i}: {c['thumbprint'] or 'none'}\n" for (s, i), c in planned),
             "after": "".join(f"{s} {i}: {new_thumbprint}\n" for (s, i), _endpoint in planned),

@@ -32,28 +32,49 @@ $storeName = 'My'
 if ($module.Params.store_name -eq 'WebHosting') {
     $storeName = 'WebHosting'
 }
-$password = $module.Params.password
-if ($null -eq $password) {
-    $password = ''
+# PFXImportCertStore needs exactly the password the PFX was made with: NULL and '' are different. Without a
+# password (or with an empty one) try NULL, then ''. PowerShell passes $null to a [string] parameter of a
+# .NET method as '', so NULL is [NullString]::Value.
+$nullPassword = [System.Management.Automation.Language.NullString]::Value
+$passwordCandidates = @($module.Params.password)
+if ([string]::IsNullOrEmpty($module.Params.password)) {
+    $passwordCandidates = @($nullPassword, '')
 }
+$module.Result.written = @()
 
-function Get-CertificateKind {
-    # 'leaf' (not a CA), 'root' (self-signed CA) or 'intermediate'.
+function Get-ChainKind {
+    # Kind of a certificate WITHOUT a private key (the leaf is the one with the key): 'root' (self-signed,
+    # with or without BasicConstraints: a v1 root has none), 'intermediate' (CA=true, or no BasicConstraints
+    # and not self-signed) or 'end-entity' (BasicConstraints CA=false).
     param($Certificate)
-    $isCa = $false
+    $isCa = $null
     foreach ($extension in $Certificate.Extensions) {
         if ($extension.Oid.Value -eq '2.5.29.19') {
             $constraints = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509BasicConstraintsExtension -ArgumentList @($extension, $extension.Critical)
             $isCa = [bool]$constraints.CertificateAuthority
         }
     }
-    if (-not $isCa) {
-        return 'leaf'
+    if ($false -eq $isCa) {
+        return 'end-entity'
     }
     if ($Certificate.Subject -eq $Certificate.Issuer) {
         return 'root'
     }
     return 'intermediate'
+}
+
+function Format-Thumbprint {
+    # One form for every thumbprint (tests/vectors/windows_rules.json): upper-case hex, no separators or
+    # invisible marks; $null when the value is not a SHA-1 thumbprint.
+    param($Value)
+    if ($null -eq $Value) {
+        return $null
+    }
+    $clean = ([string]$Value -replace '[\s\u200e\u200f\ufeff:-]', '').ToUpperInvariant()
+    if ($clean -cnotmatch '^[0-9A-F]{40}$') {
+        return $null
+    }
+    return $clean
 }
 
 function Test-InStore {
@@ -79,7 +100,7 @@ function Test-InStore {
 function Get-Summary {
     param($Certificate)
     return [ordered]@{
-        thumbprint = $Certificate.Thumbprint.ToUpperInvariant()
+        thumbprint = Format-Thumbprint -Value $Certificate.Thumbprint
         subject = $Certificate.Subject
         not_after = ConvertTo-IsoDate -Value $Certificate.NotAfter
     }
@@ -102,49 +123,88 @@ else {
     $bytes = [System.IO.File]::ReadAllBytes($module.Params.path)
 }
 
-# ---- validate without persisting anything (keys of this probe are ephemeral) ---------------------------
-$probeFlags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::DefaultKeySet
-if ([enum]::GetNames([System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]) -contains 'EphemeralKeySet') {
-    $probeFlags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'EphemeralKeySet'
-}
-$probe = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2Collection
-try {
-    $probe.Import($bytes, $password, $probeFlags)
-}
-catch {
-    $reason = $_.Exception.Message
-    if ($_.Exception.InnerException) {
-        $reason = $_.Exception.InnerException.Message
+# ---- validate without persisting anything ------------------------------------------------------------
+# MachineKeySet and NOT PersistKeySet: the probe's key lives in a temporary machine key container that is
+# deleted when its certificate is released (Reset below). Never the user key set: over WinRM there is no
+# profile, and without EphemeralKeySet (.NET Framework < 4.7.2, stock Server 2016) a user key set import
+# fails with "The specified network password is not correct.".
+$probeFlags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'MachineKeySet'
+$probe = $null
+$password = $null
+$reason = $null
+foreach ($candidate in $passwordCandidates) {
+    $attempt = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2Collection
+    try {
+        $attempt.Import($bytes, $candidate, $probeFlags)
+        $probe = $attempt
+        $password = $candidate
+        break
     }
-    $module.FailJson("cannot open the PFX ($($reason.Trim())), so nothing was changed. The password is wrong or the data is not a PKCS#12 (PFX) file: check the password, and export the certificate again as PFX including the private key.")
+    catch {
+        $reason = $_.Exception.Message
+        if ($_.Exception.InnerException) {
+            $reason = $_.Exception.InnerException.Message
+        }
+    }
+}
+if ($null -eq $probe) {
+    $tried = ''
+    if ([string]::IsNullOrEmpty($module.Params.password)) {
+        $tried = ' (no password was given: both a NULL and an empty password were tried)'
+    }
+    $module.FailJson("cannot open the PFX ($($reason.Trim()))$tried, so nothing was changed. The password is wrong or the data is not a PKCS#12 (PFX) file: check the password, and export the certificate again as PFX including the private key.")
 }
 
-$leaves = @()
-$intermediates = @()
-$roots = @()
+# The leaf is the one certificate with the private key. Keep key-less copies of everything and release the
+# probe's certificates (and so its temporary keys) at once.
+$keyed = @()
+$keyless = @()
 foreach ($certificate in $probe) {
-    $kind = Get-CertificateKind -Certificate $certificate
-    if ($kind -eq 'leaf') {
-        $leaves += $certificate
-    }
-    elseif ($kind -eq 'root') {
-        $roots += $certificate
+    $copy = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList (, $certificate.RawData)
+    if ($certificate.HasPrivateKey) {
+        $keyed += $copy
     }
     else {
-        $intermediates += $certificate
+        $keyless += $copy
     }
 }
-if ($leaves.Count -eq 0) {
-    $module.FailJson("the PFX holds no end-entity certificate (only CA certificates: $(($probe | ForEach-Object { $_.Subject }) -join '; ')), so nothing was changed. Export the server certificate itself, with its private key and chain.")
+foreach ($certificate in $probe) {
+    $certificate.Reset()
 }
-if ($leaves.Count -gt 1) {
-    $module.FailJson("the PFX holds $($leaves.Count) end-entity certificates ($(($leaves | ForEach-Object { $_.Subject + ' ' + $_.Thumbprint }) -join '; ')), so nothing was changed. Export a PFX with exactly one server certificate and its chain.")
+$probe.Clear()
+
+$intermediates = @()
+$roots = @()
+$others = @()
+foreach ($certificate in $keyless) {
+    $kind = Get-ChainKind -Certificate $certificate
+    if ($kind -eq 'root') {
+        $roots += $certificate
+    }
+    elseif ($kind -eq 'intermediate') {
+        $intermediates += $certificate
+    }
+    else {
+        $others += $certificate
+    }
 }
-$leaf = $leaves[0]
-if (-not $leaf.HasPrivateKey) {
-    $module.FailJson("the PFX holds the certificate $($leaf.Subject) ($($leaf.Thumbprint)) without its private key, so nothing was changed. Export it again with 'Yes, export the private key'.")
+if ($keyed.Count -eq 0) {
+    # A key-less certificate that is not a CA (CA=false, or no BasicConstraints and not self-signed) is a
+    # server certificate exported without its key.
+    $withoutKey = @($others) + @($intermediates | Where-Object { -not ($_.Extensions | Where-Object { $_.Oid.Value -eq '2.5.29.19' }) })
+    if ($withoutKey.Count -eq 0) {
+        $module.FailJson("the PFX holds no end-entity certificate (only CA certificates: $(($keyless | ForEach-Object { $_.Subject }) -join '; ')), so nothing was changed. Export the server certificate itself, with its private key and chain.")
+    }
+    $module.FailJson("the PFX holds the certificate $($withoutKey[0].Subject) ($(Format-Thumbprint -Value $withoutKey[0].Thumbprint)) without its private key, so nothing was changed. Export it again with 'Yes, export the private key'.")
 }
-$thumbprint = $leaf.Thumbprint.ToUpperInvariant()
+if ($keyed.Count -gt 1) {
+    $module.FailJson("the PFX holds $($keyed.Count) certificates with a private key ($(($keyed | ForEach-Object { $_.Subject + ' ' + (Format-Thumbprint -Value $_.Thumbprint) }) -join '; ')), so nothing was changed. Export a PFX with exactly one server certificate, its key and its chain.")
+}
+if ($others.Count -gt 0) {
+    $module.FailJson("the PFX holds, besides the certificate with the private key, end-entity certificates without a key ($(($others | ForEach-Object { $_.Subject + ' ' + (Format-Thumbprint -Value $_.Thumbprint) }) -join '; ')), so nothing was changed. Export a PFX with exactly one server certificate and its chain.")
+}
+$leaf = $keyed[0]
+$thumbprint = Format-Thumbprint -Value $leaf.Thumbprint
 
 # ---- compare with the stores ------------------------------------------------------------------------------
 $leafState = Test-InStore -StoreName $storeName -Thumbprint $thumbprint
@@ -154,15 +214,16 @@ $intermediatesPresent = New-Object -TypeName System.Collections.ArrayList
 $caBefore = New-Object -TypeName System.Collections.ArrayList
 $caAfter = New-Object -TypeName System.Collections.ArrayList
 foreach ($certificate in $intermediates) {
-    $present = ((Test-InStore -StoreName 'CA' -Thumbprint $certificate.Thumbprint) -ne 0)
+    $certificateThumbprint = Format-Thumbprint -Value $certificate.Thumbprint
+    $present = ((Test-InStore -StoreName 'CA' -Thumbprint $certificateThumbprint) -ne 0)
     if ($present) {
         $null = $intermediatesPresent.Add((Get-Summary -Certificate $certificate))
-        $null = $caBefore.Add($certificate.Thumbprint.ToUpperInvariant())
-        $null = $caAfter.Add($certificate.Thumbprint.ToUpperInvariant())
+        $null = $caBefore.Add($certificateThumbprint)
+        $null = $caAfter.Add($certificateThumbprint)
     }
     elseif ($module.Params.import_intermediates) {
         $null = $intermediatesAdd.Add($certificate)
-        $null = $caAfter.Add($certificate.Thumbprint.ToUpperInvariant())
+        $null = $caAfter.Add($certificateThumbprint)
     }
 }
 
@@ -179,8 +240,9 @@ if ($module.Params.remove_stale_intermediates) {
     $chainSubjects = @{}
     $chainThumbprints = @{}
     foreach ($certificate in $intermediates) {
-        $chainThumbprints[$certificate.Thumbprint.ToUpperInvariant()] = $true
-        if ($caAfter.Contains($certificate.Thumbprint.ToUpperInvariant())) {
+        $certificateThumbprint = Format-Thumbprint -Value $certificate.Thumbprint
+        $chainThumbprints[$certificateThumbprint] = $true
+        if ($caAfter.Contains($certificateThumbprint)) {
             $chainSubjects[$certificate.Subject] = $true
         }
     }
@@ -190,7 +252,7 @@ if ($module.Params.remove_stale_intermediates) {
         try {
             $caStore.Open('ReadOnly')
             foreach ($candidate in $caStore.Certificates) {
-                $candidateThumbprint = $candidate.Thumbprint.ToUpperInvariant()
+                $candidateThumbprint = Format-Thumbprint -Value $candidate.Thumbprint
                 if (-not $chainSubjects.ContainsKey($candidate.Subject) -or $chainThumbprints.ContainsKey($candidateThumbprint)) {
                     continue
                 }
@@ -214,14 +276,15 @@ $rootsSkipped = New-Object -TypeName System.Collections.ArrayList
 $rootBefore = New-Object -TypeName System.Collections.ArrayList
 $rootAfter = New-Object -TypeName System.Collections.ArrayList
 foreach ($certificate in $roots) {
-    $present = ((Test-InStore -StoreName 'Root' -Thumbprint $certificate.Thumbprint) -ne 0)
+    $certificateThumbprint = Format-Thumbprint -Value $certificate.Thumbprint
+    $present = ((Test-InStore -StoreName 'Root' -Thumbprint $certificateThumbprint) -ne 0)
     if ($present) {
-        $null = $rootBefore.Add($certificate.Thumbprint.ToUpperInvariant())
-        $null = $rootAfter.Add($certificate.Thumbprint.ToUpperInvariant())
+        $null = $rootBefore.Add($certificateThumbprint)
+        $null = $rootAfter.Add($certificateThumbprint)
     }
     if ($module.Params.import_roots -and -not $present) {
         $null = $rootsAdd.Add($certificate)
-        $null = $rootAfter.Add($certificate.Thumbprint.ToUpperInvariant())
+        $null = $rootAfter.Add($certificateThumbprint)
     }
     else {
         $null = $rootsSkipped.Add((Get-Summary -Certificate $certificate))
@@ -244,7 +307,6 @@ $module.Result.roots_skipped = @($rootsSkipped)
 $module.Result.stale_intermediates_removed = @($staleRemove | ForEach-Object { Get-Summary -Certificate $_ })
 
 $changed = $leafAdd -or $intermediatesAdd.Count -gt 0 -or $rootsAdd.Count -gt 0 -or $staleRemove.Count -gt 0
-$module.Result.changed = $changed
 if ($changed) {
     $module.Diff.before = @{
         leaf = @{ thumbprint = $thumbprint; store_name = $storeName; present = ($leafState -ne 0); has_private_key = ($leafState -eq 2) }
@@ -259,18 +321,38 @@ if ($changed) {
         roots_in_root = @($rootAfter)
     }
 }
-# Release the probe's ephemeral keys now (the chain certificates are still needed below, without keys).
-foreach ($certificate in $probe) {
-    if ($certificate.HasPrivateKey) {
-        $certificate.Reset()
-    }
-}
 
-if (-not $changed -or $module.CheckMode) {
+if (-not $changed) {
+    $module.ExitJson()
+}
+if ($module.CheckMode) {
+    $module.Result.changed = $true
     $module.ExitJson()
 }
 
-# ---- import: leaf with a machine key (exportable only when asked), chain without keys ------------------
+# ---- write: leaf with a machine key (exportable only when asked), chain without keys, stale copies last ----
+# `changed` becomes true only once a write succeeded; `written` lists every write, also on a failure.
+$written = New-Object -TypeName System.Collections.ArrayList
+
+function Add-Written {
+    param([string]$StoreName, [string]$Thumbprint, [string]$Action)
+    $null = $written.Add([ordered]@{ store = $StoreName; thumbprint = $Thumbprint; action = $Action })
+    $module.Result.written = @($written)
+    $module.Result.changed = $true
+}
+
+function Stop-WithWriteFailure {
+    param([string]$What, $ErrorRecord)
+    $message = $ErrorRecord.Exception.Message
+    $module.Result.written = @($written)
+    $module.Result.changed = ($written.Count -gt 0)
+    if ($written.Count -eq 0) {
+        $module.FailJson("importing the PFX failed ($message) while $What, so nothing was changed. Run the module as an administrator; if the key provider refuses the key, export the PFX again with a Microsoft key storage provider.", $ErrorRecord)
+    }
+    $done = ($written | ForEach-Object { $_.action + ' ' + $_.thumbprint + ' in LocalMachine\' + $_.store }) -join '; '
+    $module.FailJson("importing the PFX failed ($message) while $What, after these changes were made: $done (listed in written). Run the module as an administrator and run the module again: it adds only what is still missing.", $ErrorRecord)
+}
+
 function Add-ToStore {
     param([string]$StoreName, $Certificate)
     $store = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Store -ArgumentList @($StoreName, 'LocalMachine')
@@ -283,49 +365,63 @@ function Add-ToStore {
     }
 }
 
-try {
-    if ($leafAdd) {
+if ($leafAdd) {
+    try {
         $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'MachineKeySet, PersistKeySet'
         if ($module.Params.exportable) {
             $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'MachineKeySet, PersistKeySet, Exportable'
         }
         $collection = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2Collection
         $collection.Import($bytes, $password, $flags)
-        $imported = $collection | Where-Object { $_.Thumbprint -eq $thumbprint } | Select-Object -First 1
-        Add-ToStore -StoreName $storeName -Certificate $imported
-        if ((Test-InStore -StoreName $storeName -Thumbprint $thumbprint) -ne 2) {
-            throw "the certificate is in LocalMachine\$storeName but its private key is not usable"
+        $imported = $collection | Where-Object { $_.HasPrivateKey -and (Format-Thumbprint -Value $_.Thumbprint) -eq $thumbprint } | Select-Object -First 1
+        if ($null -eq $imported) {
+            throw "the certificate $thumbprint came back from the PFX without its private key"
         }
+        Add-ToStore -StoreName $storeName -Certificate $imported
     }
-    foreach ($certificate in $intermediatesAdd) {
-        $public = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList (, $certificate.RawData)
-        Add-ToStore -StoreName 'CA' -Certificate $public
+    catch {
+        Stop-WithWriteFailure -What "adding $thumbprint to LocalMachine\$storeName" -ErrorRecord $_
     }
-    foreach ($certificate in $rootsAdd) {
-        $public = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList (, $certificate.RawData)
-        Add-ToStore -StoreName 'Root' -Certificate $public
+    Add-Written -StoreName $storeName -Thumbprint $thumbprint -Action 'added'
+    if ((Test-InStore -StoreName $storeName -Thumbprint $thumbprint) -ne 2) {
+        $module.Result.has_private_key = $false
+        $module.FailJson("the certificate $thumbprint is in LocalMachine\$storeName but its private key is not usable (listed in written). Run the module as an administrator; if the key provider refuses the key, export the PFX again with a Microsoft key storage provider.")
     }
 }
-catch {
-    $module.FailJson("importing the PFX failed ($($_.Exception.Message)). Run the module as an administrator; if the key provider refuses the key, export the PFX again with a Microsoft key storage provider.", $_)
+function Add-ChainCertificate {
+    param([string]$StoreName, $Certificate)
+    $certificateThumbprint = Format-Thumbprint -Value $Certificate.Thumbprint
+    try {
+        Add-ToStore -StoreName $StoreName -Certificate $Certificate
+    }
+    catch {
+        Stop-WithWriteFailure -What "adding $certificateThumbprint to LocalMachine\$StoreName" -ErrorRecord $_
+    }
+    Add-Written -StoreName $StoreName -Thumbprint $certificateThumbprint -Action 'added'
+}
+
+foreach ($certificate in $intermediatesAdd) {
+    Add-ChainCertificate -StoreName 'CA' -Certificate $certificate
+}
+foreach ($certificate in $rootsAdd) {
+    Add-ChainCertificate -StoreName 'Root' -Certificate $certificate
 }
 
 # Only once the current intermediates are in CA: the expired copies go last.
-if ($staleRemove.Count -gt 0) {
+foreach ($certificate in $staleRemove) {
+    $certificateThumbprint = Format-Thumbprint -Value $certificate.Thumbprint
     $caStore = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Store -ArgumentList @('CA', 'LocalMachine')
     try {
         $caStore.Open('ReadWrite')
-        foreach ($certificate in $staleRemove) {
-            $caStore.Remove($certificate)
-        }
+        $caStore.Remove($certificate)
     }
     catch {
-        $names = ($staleRemove | ForEach-Object { $_.Subject + ' ' + $_.Thumbprint }) -join '; '
-        $module.FailJson("the certificates of the PFX are in place, but removing the expired intermediates ($names) from LocalMachine\CA failed ($($_.Exception.Message)). Remove them in certlm.msc (Intermediate Certification Authorities), or run the module again as an administrator.", $_)
+        Stop-WithWriteFailure -What "removing the expired intermediate $($certificate.Subject) $certificateThumbprint from LocalMachine\CA (remove it in certlm.msc, Intermediate Certification Authorities, if this persists)" -ErrorRecord $_
     }
     finally {
         $caStore.Close()
     }
+    Add-Written -StoreName 'CA' -Thumbprint $certificateThumbprint -Action 'removed'
 }
 
 $module.ExitJson()

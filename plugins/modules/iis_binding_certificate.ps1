@@ -7,9 +7,14 @@
 #AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
 #AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
 
+# The certificate of an IIS HTTPS binding lives only in HTTP.sys, in the entry whose key the binding derives
+# (ipport=IP:port, hostnameport=host:port, ccs=port); applicationHost.config holds none. This module changes
+# HTTP.sys only, through [MfaServerTls.HttpSys]::Apply / ::Restore, and never touches the IIS configuration.
+# The undo of a change is the returned snapshot of the previous entries, passed back as `restore`.
+
 $spec = @{
     options = @{
-        thumbprint = @{ type = 'str'; required = $true }
+        thumbprint = @{ type = 'str' }
         store_name = @{ type = 'str'; default = 'My'; choices = @('My', 'WebHosting') }
         bindings = @{
             type = 'list'
@@ -20,9 +25,32 @@ $spec = @{
             }
         }
         replace_thumbprint = @{ type = 'str' }
+        force = @{ type = 'bool'; default = $false }
+        restore = @{
+            type = 'list'
+            elements = 'dict'
+            options = @{
+                key = @{ type = 'str'; required = $true }
+                exists = @{ type = 'bool'; required = $true }
+                certificate_hash = @{ type = 'str' }
+                certificate_store_name = @{ type = 'str' }
+                app_id = @{ type = 'str' }
+                default_flags = @{ type = 'int' }
+                cert_check_mode = @{ type = 'int' }
+                revocation_freshness_time = @{ type = 'int' }
+                revocation_url_retrieval_timeout = @{ type = 'int' }
+                ctl_identifier = @{ type = 'str' }
+                ctl_store_name = @{ type = 'str' }
+            }
+        }
     }
+    mutually_exclusive = @(
+        , @('restore', 'thumbprint')
+        , @('restore', 'bindings')
+        , @('restore', 'replace_thumbprint')
+    )
     required_one_of = @(
-        , @('bindings', 'replace_thumbprint')
+        , @('thumbprint', 'restore')
     )
     supports_check_mode = $true
 }
@@ -31,76 +59,354 @@ $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 
 $module.Result.thumbprint = $null
 $module.Result.store_name = $null
-$module.Result.backup_name = $null
 $module.Result.bindings = @()
 $module.Result.http_sys = @()
+$module.Result.snapshot = @()
+$module.Result.rolled_back = $false
+$module.Result.rollback_verified = $false
+$module.Result.changed = $false
 
-# The application id IIS gives the HTTP.sys entries it creates; used for an entry this module creates.
-$iisAppId = '{4dc3e181-e14b-4a21-b022-59fc669b0914}'
-
-function ConvertTo-Thumbprint {
-    # Upper-case hex without spaces; also drops the invisible marks the certificate dialog copies.
-    param($Value)
-    if ($null -eq $Value) {
-        return $null
-    }
-    $clean = ([string]$Value -replace '[\s\u200e\u200f\ufeff:-]', '').ToUpperInvariant()
-    if ($clean -notmatch '^[0-9A-F]{40}$') {
-        return $null
-    }
-    return $clean
-}
-
-
-function Get-BackupName {
-    return 'mfa_server.tls-' + [DateTime]::UtcNow.ToString('yyyyMMddTHHmmssfff') + 'Z'
-}
-
-function Backup-IisConfiguration {
-    # Same layout as Backup-WebConfiguration, so Restore-WebConfiguration -Name <name> restores it.
-    param([string]$Name)
-    $done = $false
-    try {
-        Import-Module -Name WebAdministration -ErrorAction Stop
-        $null = Backup-WebConfiguration -Name $Name -ErrorAction Stop
-        $done = $true
-    }
-    catch {
-        $done = $false
-    }
-    if (-not $done) {
-        $inetsrv = Join-Path -Path $env:windir -ChildPath 'System32\inetsrv'
-        $target = Join-Path -Path $inetsrv -ChildPath ('backup\' + $Name)
-        $null = New-Item -Path $target -ItemType Directory -Force
-        foreach ($file in @('applicationHost.config', 'administration.config', 'redirection.config')) {
-            $source = Join-Path -Path $inetsrv -ChildPath ('config\' + $file)
-            if (Test-Path -LiteralPath $source) {
-                Copy-Item -LiteralPath $source -Destination $target -Force
-            }
-        }
-    }
-    $check = Join-Path -Path $env:windir -ChildPath ('System32\inetsrv\backup\' + $Name + '\applicationHost.config')
-    if (-not (Test-Path -LiteralPath $check)) {
-        throw "the backup $Name holds no applicationHost.config"
-    }
-}
+$iisAppId = ([string][MfaServerTls.HttpSys]::IisAppId).ToLowerInvariant()
 
 function Format-BindingName {
     param($Entry)
     return "'" + $Entry.binding_information + "' of site '" + $Entry.site + "'"
 }
 
+function ConvertTo-SnapshotRow {
+    # One snapshot entry (SslEntry) as a dict with exactly the names of the `restore` sub-options. A key
+    # that had no entry is {key, exists: false} with every other field null.
+    param($Entry)
+    $row = [ordered]@{
+        key = [string]$Entry.Key
+        exists = [bool]$Entry.Exists
+        certificate_hash = $null
+        certificate_store_name = $null
+        app_id = $null
+        default_flags = $null
+        cert_check_mode = $null
+        revocation_freshness_time = $null
+        revocation_url_retrieval_timeout = $null
+        ctl_identifier = $null
+        ctl_store_name = $null
+    }
+    if ($row.exists) {
+        $row.certificate_hash = ConvertTo-DisplayThumbprint -Value $Entry.Hash
+        $row.certificate_store_name = [string]$Entry.StoreName
+        $row.app_id = ([string]$Entry.AppId).ToLowerInvariant()
+        $row.default_flags = [int64]$Entry.DefaultFlags
+        $row.cert_check_mode = [int64]$Entry.CertCheckMode
+        $row.revocation_freshness_time = [int64]$Entry.RevocationFreshnessTime
+        $row.revocation_url_retrieval_timeout = [int64]$Entry.RevocationUrlRetrievalTimeout
+        $row.ctl_identifier = [string]$Entry.CtlIdentifier
+        $row.ctl_store_name = [string]$Entry.CtlStoreName
+    }
+    return $row
+}
+
+function ConvertTo-SnapshotRowList {
+    param($Entries)
+    $rows = New-Object -TypeName System.Collections.ArrayList
+    foreach ($entry in $Entries) {
+        if ($null -ne $entry) {
+            $null = $rows.Add((ConvertTo-SnapshotRow -Entry $entry))
+        }
+    }
+    return , @($rows)
+}
+
+function Exit-ChangeFailure {
+    # HTTP.sys refused a write. Apply has already put back what it wrote and says whether reading back
+    # confirmed it: `changed` is false only when it did. A failed Restore is not rolled back (the entries as
+    # they were before the run stay in `snapshot`, which was set before the write).
+    param($ErrorRecord, [string]$What, [bool]$Restoring)
+    $failure = $null
+    $exception = $ErrorRecord.Exception
+    while ($null -ne $exception) {
+        if ($exception -is [MfaServerTls.HttpSysChangeFailed]) {
+            $failure = $exception
+            break
+        }
+        $exception = $exception.InnerException
+    }
+    $module.Result.rolled_back = $false
+    $module.Result.rollback_verified = $false
+    $module.Result.changed = $true
+    $undo = "The entries as they were before this run are in the returned 'snapshot': pass it to this module as 'restore' once the cause is fixed."
+    if ($null -eq $failure) {
+        $module.FailJson("$What stopped with an unexpected error ($(Get-ExceptionMessage -ErrorRecord $ErrorRecord)); HTTP.sys may have been partly changed. Compare it with mfa_server.tls.iis_tls_info. $undo", $ErrorRecord)
+    }
+    $message = [string]$failure.Message
+    if (-not $Restoring) {
+        if ($null -ne $failure.Snapshot) {
+            $module.Result.snapshot = ConvertTo-SnapshotRowList -Entries $failure.Snapshot
+        }
+        $module.Result.rolled_back = [bool]$failure.Restored
+        $module.Result.rollback_verified = [bool]$failure.RestoreVerified
+        $module.Result.changed = (-not $module.Result.rollback_verified)
+    }
+    if ($module.Result.rollback_verified) {
+        $message += ' Nothing was changed.'
+    }
+    else {
+        $message += " $undo"
+    }
+    $module.FailJson($message, $ErrorRecord)
+}
+
+function Test-SameBindingInformation {
+    # A requested binding_information names a configured one when the text is the same (case-insensitive) or
+    # both parse to the same IP, port and host (host case-insensitive): '[0:0:0:0:0:0:0:1]:443:' is '[::1]:443:'.
+    param([string]$Requested, [string]$Configured)
+    if ([string]::Equals($Requested, $Configured, [System.StringComparison]::OrdinalIgnoreCase)) {
+        return $true
+    }
+    $left = ConvertFrom-BindingInformation -Value $Requested
+    $right = ConvertFrom-BindingInformation -Value $Configured
+    if ($null -eq $left -or $null -eq $right) {
+        return $false
+    }
+    return ([string]::Equals($left.ip, $right.ip, [System.StringComparison]::OrdinalIgnoreCase) -and
+        $left.port -eq $right.port -and
+        [string]::Equals($left.host, $right.host, [System.StringComparison]::OrdinalIgnoreCase))
+}
+
+function Test-SameEntry {
+    # Whether the current entry already is the requested one, field by field, as HttpSys.Restore compares
+    # them (store names exactly as HTTP.sys holds them: '' and 'MY' differ, as an exact restore writes either).
+    param($Current, $Wanted)
+    $currentExists = ($null -ne $Current -and [bool]$Current.Exists)
+    if (-not $Wanted.Exists) {
+        return (-not $currentExists)
+    }
+    if (-not $currentExists) {
+        return $false
+    }
+    $exact = [System.StringComparison]::Ordinal
+    return ([string]::Equals((ConvertTo-DisplayThumbprint -Value $Current.Hash), (ConvertTo-DisplayThumbprint -Value $Wanted.Hash), $exact) -and
+        [string]::Equals([string]$Current.StoreName, [string]$Wanted.StoreName, $exact) -and
+        [string]::Equals([string]$Current.AppId, [string]$Wanted.AppId, [System.StringComparison]::OrdinalIgnoreCase) -and
+        [int64]$Current.DefaultFlags -eq [int64]$Wanted.DefaultFlags -and
+        [int64]$Current.CertCheckMode -eq [int64]$Wanted.CertCheckMode -and
+        [int64]$Current.RevocationFreshnessTime -eq [int64]$Wanted.RevocationFreshnessTime -and
+        [int64]$Current.RevocationUrlRetrievalTimeout -eq [int64]$Wanted.RevocationUrlRetrievalTimeout -and
+        [string]::Equals([string]$Current.CtlIdentifier, [string]$Wanted.CtlIdentifier, $exact) -and
+        [string]::Equals([string]$Current.CtlStoreName, [string]$Wanted.CtlStoreName, $exact))
+}
+
+function ConvertFrom-RestoreRow {
+    # One `restore` item as the SslEntry HttpSys.Restore writes; FailJson (nothing changed) when it is unusable.
+    param($Row, [int]$Position)
+    $label = "restore[$Position] (key '$($Row.key)')"
+    $key = $null
+    try {
+        $key = [MfaServerTls.BindingKey]::Parse([string]$Row.key)
+    }
+    catch {
+        $module.FailJson("$label is not an HTTP.sys key ($(Get-ExceptionMessage -ErrorRecord $_)), so nothing was changed. Pass the 'snapshot' this module returned unchanged, or write keys as iis_tls_info reports them: ipport=0.0.0.0:443, ipport=[::1]:443, hostnameport=mfa.contoso.com:443, ccs=443.")
+    }
+    $entry = New-MissingEntry -Key $key
+    $entry.Exists = [bool]$Row.exists
+    if (-not $entry.Exists) {
+        return $entry
+    }
+    foreach ($name in @('default_flags', 'cert_check_mode', 'revocation_freshness_time', 'revocation_url_retrieval_timeout')) {
+        $number = $Row[$name]
+        if ($null -ne $number -and ([int64]$number -lt 0 -or [int64]$number -gt 4294967295)) {
+            $module.FailJson("$label has $name $number, which is not a DWORD (0 to 4294967295), so nothing was changed. Pass the 'snapshot' this module returned unchanged.")
+        }
+    }
+    $hash = ''
+    if (-not [string]::IsNullOrEmpty([string]$Row.certificate_hash)) {
+        $hash = [MfaServerTls.WindowsRules]::NormalizeThumbprint([string]$Row.certificate_hash)
+        if ($null -eq $hash) {
+            $module.FailJson("$label has certificate_hash '$($Row.certificate_hash)', which is not a SHA-1 thumbprint (40 hexadecimal characters), so nothing was changed. Pass the 'snapshot' this module returned unchanged.")
+        }
+    }
+    if ($hash -eq '' -and [string]$key.Kind -ne 'ccs') {
+        $module.FailJson("$label has exists: true but no certificate_hash: an $($key.Kind) entry always holds a certificate, so nothing was changed. Give certificate_hash (and certificate_store_name), or set exists: false to delete the entry.")
+    }
+    $appId = $iisAppId
+    if (-not [string]::IsNullOrEmpty([string]$Row.app_id)) {
+        $guid = [System.Guid]::Empty
+        if (-not [System.Guid]::TryParse([string]$Row.app_id, [ref]$guid)) {
+            $module.FailJson("$label has app_id '$($Row.app_id)', which is not a GUID, so nothing was changed. Write it as HTTP.sys reports it, for example '$iisAppId' (IIS).")
+        }
+        $appId = $guid.ToString('B').ToLowerInvariant()
+    }
+    $entry.Hash = $hash
+    $entry.StoreName = [string]$Row.certificate_store_name
+    $entry.AppId = $appId
+    $entry.DefaultFlags = 0
+    $entry.CertCheckMode = 0
+    $entry.RevocationFreshnessTime = 0
+    $entry.RevocationUrlRetrievalTimeout = 0
+    if ($null -ne $Row.default_flags) {
+        $entry.DefaultFlags = $Row.default_flags
+    }
+    if ($null -ne $Row.cert_check_mode) {
+        $entry.CertCheckMode = $Row.cert_check_mode
+    }
+    if ($null -ne $Row.revocation_freshness_time) {
+        $entry.RevocationFreshnessTime = $Row.revocation_freshness_time
+    }
+    if ($null -ne $Row.revocation_url_retrieval_timeout) {
+        $entry.RevocationUrlRetrievalTimeout = $Row.revocation_url_retrieval_timeout
+    }
+    $entry.CtlIdentifier = [string]$Row.ctl_identifier
+    $entry.CtlStoreName = [string]$Row.ctl_store_name
+    return $entry
+}
+
+function New-MissingEntry {
+    # The snapshot entry of a key that has no HTTP.sys entry (restoring it deletes the entry).
+    param($Key)
+    $entry = New-Object -TypeName MfaServerTls.SslEntry
+    $entry.Key = $Key.Key
+    $entry.Kind = $Key.Kind
+    $entry.Address = $Key.Address
+    $entry.Port = $Key.Port
+    $entry.Exists = $false
+    return $entry
+}
+
+function Get-EntryAppId {
+    param($Entry)
+    if ($null -eq $Entry -or -not [bool]$Entry.Exists) {
+        return $null
+    }
+    return ([string]$Entry.AppId).ToLowerInvariant()
+}
+
+function Get-EntryDefaultFlags {
+    param($Entry)
+    if ($null -eq $Entry -or -not [bool]$Entry.Exists) {
+        return $null
+    }
+    return [int64]$Entry.DefaultFlags
+}
+
+function Invoke-Restore {
+    # restore mode: put every listed key back exactly as given (exists: false deletes the entry).
+    $rows = @($module.Params.restore)
+    $wanted = New-Object -TypeName System.Collections.ArrayList
+    $position = 0
+    foreach ($row in $rows) {
+        $entry = ConvertFrom-RestoreRow -Row $row -Position $position
+        $entryKey = [MfaServerTls.BindingKey]::Parse([string]$entry.Key)
+        foreach ($earlier in $wanted) {
+            if ($entryKey.SameAs([MfaServerTls.BindingKey]::Parse([string]$earlier.Key))) {
+                $module.FailJson("restore lists the HTTP.sys key $($entry.Key) twice (restore[$position] and an earlier item), so nothing was changed. Give each key once.")
+            }
+        }
+        $null = $wanted.Add($entry)
+        $position++
+    }
+
+    $keyList = New-Object -TypeName System.Collections.ArrayList
+    foreach ($entry in $wanted) {
+        $null = $keyList.Add([MfaServerTls.BindingKey]::Parse([string]$entry.Key))
+    }
+    $current = @()
+    if ($keyList.Count -gt 0) {
+        try {
+            $current = @([MfaServerTls.HttpSys]::Snapshot($keyList.ToArray([MfaServerTls.BindingKey])))
+        }
+        catch {
+            $module.FailJson("could not read the HTTP.sys entries to restore ($(Get-ExceptionMessage -ErrorRecord $_)), so nothing was changed. Run the module as an administrator.", $_)
+        }
+    }
+    # The state before this run, so that a restore can itself be undone.
+    $module.Result.snapshot = ConvertTo-SnapshotRowList -Entries $current
+
+    $results = New-Object -TypeName System.Collections.ArrayList
+    $toWrite = New-Object -TypeName System.Collections.ArrayList
+    $diffBefore = New-Object -TypeName System.Collections.ArrayList
+    $diffAfter = New-Object -TypeName System.Collections.ArrayList
+    for ($i = 0; $i -lt $wanted.Count; $i++) {
+        $entry = $wanted[$i]
+        $before = Find-HttpSysEntry -Entries $current -Key $keyList[$i]
+        $beforeExists = ($null -ne $before -and [bool]$before.Exists)
+        $action = 'restored'
+        if (Test-SameEntry -Current $before -Wanted $entry) {
+            $action = 'unchanged'
+        }
+        elseif (-not $entry.Exists) {
+            $action = 'deleted'
+        }
+        $previousHash = ''
+        $previousStore = ''
+        if ($beforeExists) {
+            $previousHash = ConvertTo-DisplayThumbprint -Value $before.Hash
+            $previousStore = ConvertTo-DisplayStoreName -Entry $before
+        }
+        $newHash = ''
+        $newStore = ''
+        if ($entry.Exists) {
+            $newHash = ConvertTo-DisplayThumbprint -Value $entry.Hash
+            $newStore = ConvertTo-DisplayStoreName -Entry $entry
+        }
+        $null = $results.Add([ordered]@{
+            key = [string]$entry.Key
+            action = $action
+            previous_hash = $previousHash
+            previous_store_name = $previousStore
+            new_hash = $newHash
+            new_store_name = $newStore
+            app_id = (Get-EntryAppId -Entry $entry)
+            default_flags = (Get-EntryDefaultFlags -Entry $entry)
+        })
+        if ($action -ne 'unchanged') {
+            $null = $toWrite.Add($entry)
+            if ($null -eq $before) {
+                $before = New-MissingEntry -Key $keyList[$i]
+            }
+            $null = $diffBefore.Add((ConvertTo-SnapshotRow -Entry $before))
+            $null = $diffAfter.Add((ConvertTo-SnapshotRow -Entry $entry))
+        }
+    }
+    $module.Result.http_sys = @($results)
+    $changed = ($toWrite.Count -gt 0)
+    if ($changed) {
+        $module.Diff.before = @{ http_sys = @($diffBefore) }
+        $module.Diff.after = @{ http_sys = @($diffAfter) }
+    }
+    if (-not $changed -or $module.CheckMode) {
+        $module.Result.changed = $changed
+        $module.ExitJson()
+    }
+    try {
+        $null = [MfaServerTls.HttpSys]::Restore($toWrite.ToArray([MfaServerTls.SslEntry]))
+    }
+    catch {
+        Exit-ChangeFailure -ErrorRecord $_ -What 'restoring the HTTP.sys entries' -Restoring $true
+    }
+    $module.Result.changed = $true
+    $module.ExitJson()
+}
+
+if ($null -ne $module.Params.restore) {
+    Invoke-Restore
+}
+
 # ---- validate input ----------------------------------------------------------------------------
-$thumbprint = ConvertTo-Thumbprint -Value $module.Params.thumbprint
+$thumbprint = [MfaServerTls.WindowsRules]::NormalizeThumbprint([string]$module.Params.thumbprint)
 if ($null -eq $thumbprint) {
-    $module.FailJson("thumbprint '$($module.Params.thumbprint)' is not a SHA-1 thumbprint (40 hexadecimal characters). Copy it from the certificate's Thumbprint field or from the 'thumbprint' that mfa_server.tls.certificate_import returned.")
+    $module.FailJson("thumbprint '$($module.Params.thumbprint)' is not a SHA-1 thumbprint (40 hexadecimal characters), so nothing was changed. Copy it from the certificate's Thumbprint field or from the 'thumbprint' that mfa_server.tls.certificate_import returned.")
 }
 $replaceThumbprint = $null
 if ($null -ne $module.Params.replace_thumbprint) {
-    $replaceThumbprint = ConvertTo-Thumbprint -Value $module.Params.replace_thumbprint
+    $replaceThumbprint = [MfaServerTls.WindowsRules]::NormalizeThumbprint([string]$module.Params.replace_thumbprint)
     if ($null -eq $replaceThumbprint) {
-        $module.FailJson("replace_thumbprint '$($module.Params.replace_thumbprint)' is not a SHA-1 thumbprint (40 hexadecimal characters). Take it from the certificate_hash that mfa_server.tls.iis_tls_info reports.")
+        $module.FailJson("replace_thumbprint '$($module.Params.replace_thumbprint)' is not a SHA-1 thumbprint (40 hexadecimal characters), so nothing was changed. Take it from the certificate_hash that mfa_server.tls.iis_tls_info reports.")
     }
+}
+$requested = @()
+if ($null -ne $module.Params.bindings) {
+    $requested = @($module.Params.bindings)
+}
+if ($requested.Count -eq 0 -and $null -eq $replaceThumbprint) {
+    $module.FailJson("thumbprint needs a selection of bindings, so nothing was changed. Set bindings (a list of site and binding_information), replace_thumbprint (every binding whose HTTP.sys entry holds that certificate), or both.")
 }
 $storeName = 'My'
 if ($module.Params.store_name -eq 'WebHosting') {
@@ -108,77 +414,91 @@ if ($module.Params.store_name -eq 'WebHosting') {
 }
 $module.Result.thumbprint = $thumbprint
 $module.Result.store_name = $storeName
-
-$requested = @()
-if ($null -ne $module.Params.bindings) {
-    $requested = @($module.Params.bindings)
-}
-foreach ($request in $requested) {
-    if ($null -eq (ConvertFrom-BindingInformation -Value $request.binding_information)) {
-        $module.FailJson("binding_information '$($request.binding_information)' (site '$($request.site)') is not in IP:port:host form. Write it as IIS does, for example '*:443:', '*:443:mfa.contoso.com', '10.0.0.5:443:' or '[::1]:443:' (IPv6 in brackets).")
-    }
-}
+$force = [bool]$module.Params.force
 
 if (-not (Import-WebAdministrationAssembly)) {
-    $module.FailJson('IIS is not installed on this host (Microsoft.Web.Administration.dll not found in System32\inetsrv). Install the Web Server (IIS) role, or run this module only against IIS servers.')
+    $module.FailJson('IIS is not installed on this host (Microsoft.Web.Administration.dll not found in System32\inetsrv), so nothing was changed. Install the Web Server (IIS) role, or run this module only against IIS servers.')
 }
 
 # ---- the certificate must be there, with its private key -----------------------------------------
+$found = $null
 $store = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Store -ArgumentList @($storeName, 'LocalMachine')
 try {
     $store.Open('ReadOnly')
     $found = $store.Certificates.Find('FindByThumbprint', $thumbprint, $false)
 }
 catch {
-    $module.FailJson("cannot open the certificate store LocalMachine\$storeName ($($_.Exception.Message)). Run the module as an administrator.", $_)
+    $module.FailJson("cannot open the certificate store LocalMachine\$storeName ($(Get-ExceptionMessage -ErrorRecord $_)), so nothing was changed. Run the module as an administrator.", $_)
 }
 finally {
     $store.Close()
 }
-if ($found.Count -eq 0) {
-    $module.FailJson("certificate $thumbprint is not in LocalMachine\$storeName. Import it first with mfa_server.tls.certificate_import (store_name: $storeName), or set store_name to the store that holds it.")
+if ($null -eq $found -or $found.Count -eq 0) {
+    $module.FailJson("certificate $thumbprint is not in LocalMachine\$storeName, so nothing was changed. Import it first with mfa_server.tls.certificate_import (store_name: $storeName), or set store_name to the store that holds it.")
 }
 if (-not $found[0].HasPrivateKey) {
-    $module.FailJson("certificate $thumbprint in LocalMachine\$storeName has no private key, so HTTP.sys cannot use it. Import the PFX that holds the key with mfa_server.tls.certificate_import.")
+    $module.FailJson("certificate $thumbprint in LocalMachine\$storeName has no private key, so HTTP.sys cannot use it; nothing was changed. Import the PFX that holds the key with mfa_server.tls.certificate_import.")
 }
 if ($found[0].NotAfter.ToUniversalTime() -lt [DateTime]::UtcNow) {
-    $module.Warn("certificate $thumbprint expired on $($found[0].NotAfter.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ'))")
+    $module.Warn("certificate $thumbprint expired on $($found[0].NotAfter.ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ', [System.Globalization.CultureInfo]::InvariantCulture))")
+}
+
+# ---- IIS bindings and the HTTP.sys table ---------------------------------------------------------
+$serverManager = $null
+$allBindings = $null
+try {
+    $serverManager = New-Object -TypeName Microsoft.Web.Administration.ServerManager
+    $allBindings = Get-IisHttpsBinding -ServerManager $serverManager
+}
+catch {
+    $module.FailJson("cannot read the IIS site configuration ($(Get-ExceptionMessage -ErrorRecord $_)), so nothing was changed. Run the module as an administrator; check applicationHost.config with 'appcmd list site'.", $_)
+}
+$table = @()
+try {
+    $table = @([MfaServerTls.HttpSys]::List())
+}
+catch {
+    $module.FailJson("cannot read the HTTP.sys SSL configuration ($(Get-ExceptionMessage -ErrorRecord $_)), so nothing was changed. Run the module as an administrator ('netsh http show sslcert' shows the same table).", $_)
 }
 
 # ---- select the bindings --------------------------------------------------------------------------
-$serverManager = New-Object -TypeName Microsoft.Web.Administration.ServerManager
-$allBindings = Get-IisHttpsBinding -ServerManager $serverManager
 $selected = New-Object -TypeName System.Collections.ArrayList
-
 foreach ($request in $requested) {
-    $wanted = ConvertFrom-BindingInformation -Value $request.binding_information
-    $site = $serverManager.Sites | Where-Object { $_.Name -eq $request.site } | Select-Object -First 1
+    $site = $null
+    foreach ($candidateSite in $serverManager.Sites) {
+        if ([string]::Equals([string]$candidateSite.Name, [string]$request.site, [System.StringComparison]::OrdinalIgnoreCase)) {
+            $site = $candidateSite
+            break
+        }
+    }
     if ($null -eq $site) {
-        $names = ($serverManager.Sites | ForEach-Object { "'" + $_.Name + "'" }) -join ', '
+        $names = ($serverManager.Sites | Sort-Object -Property Id | ForEach-Object { "'" + $_.Name + "'" }) -join ', '
         $module.FailJson("site '$($request.site)' does not exist, so nothing was changed. Existing sites: $names. Fix the site name (mfa_server.tls.iis_tls_info lists sites and bindings).")
     }
     $match = $null
     foreach ($candidate in $allBindings) {
-        if ($candidate.site -ne $site.Name -or $null -eq $candidate.parsed) {
-            continue
-        }
-        if ($candidate.parsed.ip -eq $wanted.ip -and $candidate.parsed.port -eq $wanted.port -and $candidate.parsed.host -eq $wanted.host) {
+        if ($candidate.site_id -eq [int64]$site.Id -and (Test-SameBindingInformation -Requested $request.binding_information -Configured $candidate.binding_information)) {
             $match = $candidate
             break
         }
     }
     if ($null -eq $match) {
-        $other = $site.Bindings | Where-Object { $_.Protocol -ne 'https' -and $_.BindingInformation -eq $request.binding_information }
-        if ($null -ne $other) {
-            $module.FailJson("binding '$($request.binding_information)' of site '$($site.Name)' is a $($other[0].Protocol) binding, not https, so nothing was changed. Add an https binding first, or select an existing https binding.")
+        foreach ($other in $site.Bindings) {
+            $otherProtocol = [string]$other.Protocol
+            if ($otherProtocol -ne 'https' -and (Test-SameBindingInformation -Requested $request.binding_information -Configured ([string]$other.GetAttributeValue('bindingInformation')))) {
+                $module.FailJson("binding '$($request.binding_information)' of site '$($site.Name)' is a $otherProtocol binding, not https, so nothing was changed. Add an https binding first, or select an existing https binding.")
+            }
         }
-        $existing = ($allBindings | Where-Object { $_.site -eq $site.Name } | ForEach-Object { "'" + $_.binding_information + "'" }) -join ', '
+        $existing = ($allBindings | Where-Object { $_.site_id -eq [int64]$site.Id } | ForEach-Object { "'" + $_.binding_information + "'" }) -join ', '
         if (-not $existing) {
             $existing = 'none'
         }
-        $module.FailJson("site '$($site.Name)' has no https binding '$($request.binding_information)', so nothing was changed. Its https bindings: $existing. Fix binding_information (mfa_server.tls.iis_tls_info lists every binding).")
+        $module.FailJson("site '$($site.Name)' has no https binding '$($request.binding_information)', so nothing was changed. Its https bindings: $existing. Fix binding_information, written as IIS does ('*:443:', '*:443:mfa.contoso.com', '10.0.0.5:443:', '[::1]:443:'); mfa_server.tls.iis_tls_info lists every binding.")
     }
-    if (($match.ssl_flags -band 2) -ne 0) {
+    if ($null -eq $match.key) {
+        $module.FailJson("binding $(Format-BindingName -Entry $match) cannot be mapped to an HTTP.sys entry ($($match.key_error)), so nothing was changed. Fix the binding information in IIS as that message says, or leave this binding out.")
+    }
+    if ([string]$match.key.Kind -eq 'ccs') {
         $module.FailJson("binding $(Format-BindingName -Entry $match) uses the Central Certificate Store (sslFlags $($match.ssl_flags)): IIS takes its certificate from the CCS share by host name, not from a thumbprint, so nothing was changed. Put the new certificate into the Central Certificate Store instead, or leave this binding out.")
     }
     if (-not $selected.Contains($match)) {
@@ -187,172 +507,174 @@ foreach ($request in $requested) {
 }
 if ($null -ne $replaceThumbprint) {
     foreach ($candidate in $allBindings) {
-        if ($candidate.hash -eq $replaceThumbprint -and (($candidate.ssl_flags -band 2) -eq 0) -and -not $selected.Contains($candidate)) {
-            if ($null -eq $candidate.parsed) {
-                $module.FailJson("binding $(Format-BindingName -Entry $candidate) uses certificate $replaceThumbprint but its binding information cannot be parsed, so nothing was changed. Fix the binding in IIS Manager first.")
-            }
+        if ($selected.Contains($candidate)) {
+            continue
+        }
+        if ($null -eq $candidate.key) {
+            $module.Warn("binding $(Format-BindingName -Entry $candidate) cannot be mapped to an HTTP.sys entry ($($candidate.key_error)), so replace_thumbprint cannot tell whether it uses $replaceThumbprint; it was left out")
+            continue
+        }
+        if ([string]$candidate.key.Kind -eq 'ccs') {
+            continue
+        }
+        $entry = Find-HttpSysEntry -Entries $table -Key $candidate.key
+        if ($null -ne $entry -and (ConvertTo-DisplayThumbprint -Value $entry.Hash) -eq $replaceThumbprint) {
             $null = $selected.Add($candidate)
         }
     }
 }
 
-# An SNI binding without a host name would need the HTTP.sys entry 'hostnameport=:port', which HTTP.sys
-# cannot hold (the catch-all corrupted with the SNI flag, community.windows #31): refuse before any change.
-foreach ($entry in $selected) {
-    if ((($entry.ssl_flags -band 1) -ne 0) -and [string]::IsNullOrWhiteSpace($entry.parsed.host)) {
-        $example = $entry.binding_information.TrimEnd() + 'mfa.contoso.com'
-        $module.FailJson("binding $(Format-BindingName -Entry $entry) has the SNI flag (sslFlags $($entry.ssl_flags)) but no host name, so its HTTP.sys entry would be 'hostnameport=:$($entry.parsed.port)', which HTTP.sys cannot hold; nothing was changed. Give the binding a host name in IIS (for example '$example'), or clear 'Require Server Name Indication' on it in IIS Manager (sslFlags bit 1), then run again.")
-    }
-}
-
-# A non-SNI binding shares its ipport entry with every binding on the same IP and port: all of them
-# must be selected, or the change would silently reach the ones that were not (the catch-all trap).
+# HTTP.sys holds one certificate per entry: every binding that derives the same key must be selected, or
+# the change would silently reach the ones that were not (the catch-all trap).
 foreach ($entry in $selected) {
     foreach ($candidate in $allBindings) {
-        if ($selected.Contains($candidate) -or $null -eq $candidate.key_parts) {
+        if ($selected.Contains($candidate) -or $null -eq $candidate.key) {
             continue
         }
-        if ($candidate.key_parts.key -eq $entry.key_parts.key) {
-            $module.FailJson("binding $(Format-BindingName -Entry $entry) shares the HTTP.sys entry $($entry.key_parts.key) with binding $(Format-BindingName -Entry $candidate), which is not selected. HTTP.sys holds one certificate per entry, so the change would reach that binding too; nothing was changed. Select that binding as well, or give the bindings their own entries (SNI with a host name, or a dedicated IP).")
+        if ($candidate.key.SameAs($entry.key)) {
+            $module.FailJson("binding $(Format-BindingName -Entry $entry) shares the HTTP.sys entry $($entry.key.Key) with binding $(Format-BindingName -Entry $candidate), which is not selected. HTTP.sys holds one certificate per entry, so the change would reach that binding too; nothing was changed. Select that binding as well, or give the bindings their own entries (SNI with a host name, or a dedicated IP).")
         }
     }
 }
 
-# ---- compute the change ---------------------------------------------------------------------------
-$keys = [ordered]@{}
+# ---- compute the change per HTTP.sys key ------------------------------------------------------------
+$groups = New-Object -TypeName System.Collections.ArrayList
+foreach ($entry in $selected) {
+    $group = $null
+    foreach ($candidate in $groups) {
+        if ($candidate.key.SameAs($entry.key)) {
+            $group = $candidate
+            break
+        }
+    }
+    if ($null -eq $group) {
+        $group = @{ key = $entry.key; bindings = (New-Object -TypeName System.Collections.ArrayList) }
+        $null = $groups.Add($group)
+    }
+    $null = $group.bindings.Add($entry)
+}
+
+$current = @()
+if ($groups.Count -gt 0) {
+    $keyList = New-Object -TypeName System.Collections.ArrayList
+    foreach ($group in $groups) {
+        $null = $keyList.Add($group.key)
+    }
+    try {
+        $current = @([MfaServerTls.HttpSys]::Snapshot($keyList.ToArray([MfaServerTls.BindingKey])))
+    }
+    catch {
+        $module.FailJson("cannot read the HTTP.sys entries of the selected bindings ($(Get-ExceptionMessage -ErrorRecord $_)), so nothing was changed. Run the module as an administrator.", $_)
+    }
+}
+
+$changes = New-Object -TypeName System.Collections.ArrayList
+$snapshotEntries = New-Object -TypeName System.Collections.ArrayList
+$httpSysResults = New-Object -TypeName System.Collections.ArrayList
+foreach ($group in $groups) {
+    $first = $group.bindings[0]
+    $before = Find-HttpSysEntry -Entries $current -Key $group.key
+    $exists = ($null -ne $before -and [bool]$before.Exists)
+    $previousHash = ''
+    $previousStore = ''
+    $action = 'created'
+    $appId = $iisAppId
+    $defaultFlags = [int64][MfaServerTls.WindowsRules]::DefaultFlagsFor([int]$first.ssl_flags)
+    if ($exists) {
+        $previousHash = ConvertTo-DisplayThumbprint -Value $before.Hash
+        $previousStore = ConvertTo-DisplayStoreName -Entry $before
+        $appId = ([string]$before.AppId).ToLowerInvariant()
+        $defaultFlags = [int64]$before.DefaultFlags
+        $action = 'updated'
+        if ($previousHash -eq $thumbprint -and [MfaServerTls.WindowsRules]::SameStore([string]$before.StoreName, $storeName)) {
+            $action = 'unchanged'
+        }
+    }
+    else {
+        foreach ($binding in $group.bindings) {
+            if ([int64][MfaServerTls.WindowsRules]::DefaultFlagsFor([int]$binding.ssl_flags) -ne $defaultFlags) {
+                $module.Warn("bindings $(Format-BindingName -Entry $first) and $(Format-BindingName -Entry $binding) share the new HTTP.sys entry $($group.key.Key) but their sslFlags ($($first.ssl_flags), $($binding.ssl_flags)) ask for different entry flags; the entry is created with those of the first ($defaultFlags)")
+            }
+        }
+    }
+    if ($action -eq 'updated' -and -not $force -and -not [string]::Equals($appId, $iisAppId, [System.StringComparison]::OrdinalIgnoreCase)) {
+        $module.FailJson("the HTTP.sys entry $($group.key.Key) (binding $(Format-BindingName -Entry $first)) belongs to application id $appId, not to IIS ($iisAppId): another program manages it, so nothing was changed. Set force: true to take it over, or leave this binding out.")
+    }
+    $group.action = $action
+    $null = $httpSysResults.Add([ordered]@{
+        key = [string]$group.key.Key
+        action = $action
+        previous_hash = $previousHash
+        previous_store_name = $previousStore
+        new_hash = $thumbprint
+        new_store_name = $storeName
+        app_id = $appId
+        default_flags = $defaultFlags
+    })
+    if ($action -ne 'unchanged') {
+        if ($null -eq $before) {
+            $before = New-MissingEntry -Key $group.key
+        }
+        $null = $snapshotEntries.Add($before)
+        $change = New-Object -TypeName MfaServerTls.EntryChange
+        $change.Key = $group.key
+        $change.Hash = $thumbprint
+        $change.StoreName = $storeName
+        $change.SslFlags = [int]$first.ssl_flags
+        $null = $changes.Add($change)
+    }
+    foreach ($binding in $group.bindings) {
+        $binding.previous_thumbprint = $previousHash
+        $binding.previous_store_name = $previousStore
+        $binding.changed = ($action -ne 'unchanged')
+    }
+}
+
 $bindingResults = New-Object -TypeName System.Collections.ArrayList
 $diffBefore = New-Object -TypeName System.Collections.ArrayList
 $diffAfter = New-Object -TypeName System.Collections.ArrayList
 foreach ($entry in $selected) {
-    $keyName = $entry.key_parts.key.ToLowerInvariant()
-    if (-not $keys.Contains($keyName)) {
-        $current = [MfaServerTls.HttpSys]::Get($entry.key_parts.kind, $entry.key_parts.name, $entry.key_parts.port)
-        $action = 'unchanged'
-        $previousHash = ''
-        $previousStore = ''
-        $appId = $iisAppId
-        if ($null -eq $current) {
-            $action = 'created'
-        }
-        else {
-            $previousHash = $current.Hash.ToUpperInvariant()
-            $previousStore = $current.StoreName
-            $appId = $current.AppId
-            if ($previousHash -ne $thumbprint -or $previousStore -ne $storeName) {
-                $action = 'updated'
-            }
-        }
-        $keys[$keyName] = @{
-            key = $entry.key_parts.key
-            kind = $entry.key_parts.kind
-            name = $entry.key_parts.name
-            port = $entry.key_parts.port
-            previous_hash = $previousHash
-            previous_store_name = $previousStore
-            new_hash = $thumbprint
-            new_store_name = $storeName
-            app_id = $appId
-            action = $action
-        }
-    }
-    $keyState = $keys[$keyName]
-    $iisChange = ($entry.hash -ne $thumbprint) -or ($entry.store -ne $storeName)
-    $entry.iis_change = $iisChange
-    $null = $bindingResults.Add(@{
+    $null = $bindingResults.Add([ordered]@{
         site = $entry.site
         site_id = $entry.site_id
         binding_information = $entry.binding_information
-        ip = $entry.parsed.ip
-        port = $entry.parsed.port
-        host = $entry.parsed.host
+        ip = $entry.ip
+        port = $entry.port
+        host = $entry.host
         ssl_flags = $entry.ssl_flags
-        http_sys_key = $entry.key_parts.key
-        previous_thumbprint = $entry.hash
-        previous_store_name = $entry.store
+        http_sys_key = [string]$entry.key.Key
+        previous_thumbprint = $entry.previous_thumbprint
+        previous_store_name = $entry.previous_store_name
         new_thumbprint = $thumbprint
         new_store_name = $storeName
-        changed = ($iisChange -or $keyState.action -ne 'unchanged')
+        changed = $entry.changed
     })
-    $null = $diffBefore.Add(@{ site = $entry.site; binding_information = $entry.binding_information; thumbprint = $entry.hash; store_name = $entry.store })
-    $null = $diffAfter.Add(@{ site = $entry.site; binding_information = $entry.binding_information; thumbprint = $thumbprint; store_name = $storeName })
+    $null = $diffBefore.Add([ordered]@{ site = $entry.site; binding_information = $entry.binding_information; http_sys_key = [string]$entry.key.Key; thumbprint = $entry.previous_thumbprint; store_name = $entry.previous_store_name })
+    $null = $diffAfter.Add([ordered]@{ site = $entry.site; binding_information = $entry.binding_information; http_sys_key = [string]$entry.key.Key; thumbprint = $thumbprint; store_name = $storeName })
 }
 
-$httpSysResults = New-Object -TypeName System.Collections.ArrayList
-foreach ($keyState in $keys.Values) {
-    $null = $httpSysResults.Add(@{
-        key = $keyState.key
-        previous_hash = $keyState.previous_hash
-        previous_store_name = $keyState.previous_store_name
-        new_hash = $keyState.new_hash
-        new_store_name = $keyState.new_store_name
-        app_id = $keyState.app_id
-        action = $keyState.action
-    })
-}
-
-$changed = $false
-foreach ($result in $bindingResults) {
-    if ($result.changed) {
-        $changed = $true
-    }
-}
+$changed = ($changes.Count -gt 0)
 $module.Result.bindings = @($bindingResults)
 $module.Result.http_sys = @($httpSysResults)
-$module.Result.changed = $changed
+$module.Result.snapshot = ConvertTo-SnapshotRowList -Entries $snapshotEntries
 if ($changed) {
     $module.Diff.before = @{ bindings = @($diffBefore) }
     $module.Diff.after = @{ bindings = @($diffAfter) }
 }
-
 if (-not $changed -or $module.CheckMode) {
+    $module.Result.changed = $changed
     $module.ExitJson()
 }
 
-# ---- change: backup, IIS configuration, then HTTP.sys ----------------------------------------------
-$backupName = Get-BackupName
+# ---- change: HTTP.sys only. Apply restores what it wrote if any write fails. ------------------------
 try {
-    Backup-IisConfiguration -Name $backupName
+    $applied = [MfaServerTls.HttpSys]::Apply($changes.ToArray([MfaServerTls.EntryChange]))
 }
 catch {
-    $module.FailJson("could not back up applicationHost.config ($($_.Exception.Message)), so nothing was changed. Check free disk space and that the module runs as an administrator.", $_)
+    Exit-ChangeFailure -ErrorRecord $_ -What 'changing the HTTP.sys entries' -Restoring $false
 }
-$module.Result.backup_name = $backupName
-
-$hashBytes = New-Object -TypeName byte[] -ArgumentList 20
-for ($i = 0; $i -lt 20; $i++) {
-    $hashBytes[$i] = [System.Convert]::ToByte($thumbprint.Substring(2 * $i, 2), 16)
+if ($null -ne $applied) {
+    $module.Result.snapshot = ConvertTo-SnapshotRowList -Entries $applied
 }
-try {
-    foreach ($entry in $selected) {
-        if ($entry.iis_change) {
-            $entry.binding.CertificateHash = $hashBytes
-            $entry.binding.CertificateStoreName = $storeName
-        }
-    }
-    $serverManager.CommitChanges()
-}
-catch {
-    $module.FailJson("IIS refused the new configuration ($($_.Exception.Message)); applicationHost.config was not changed (backup $backupName). Check the certificate and the bindings with mfa_server.tls.iis_tls_info.", $_)
-}
-
-foreach ($keyState in $keys.Values) {
-    if ($keyState.action -eq 'unchanged') {
-        continue
-    }
-    try {
-        # IIS may already have written the entry when the configuration was committed.
-        $current = [MfaServerTls.HttpSys]::Get($keyState.kind, $keyState.name, $keyState.port)
-        if ($null -eq $current -or $current.Hash.ToUpperInvariant() -ne $thumbprint -or $current.StoreName -ne $storeName) {
-            [MfaServerTls.HttpSys]::SetCertificate($keyState.kind, $keyState.name, $keyState.port, $thumbprint, $storeName, $iisAppId)
-        }
-        $current = [MfaServerTls.HttpSys]::Get($keyState.kind, $keyState.name, $keyState.port)
-        if ($null -eq $current -or $current.Hash.ToUpperInvariant() -ne $thumbprint) {
-            throw "the entry does not hold the new certificate after it was written"
-        }
-    }
-    catch {
-        $module.FailJson("applicationHost.config now holds $thumbprint but updating the HTTP.sys entry $($keyState.key) failed ($($_.Exception.Message)). Roll back by calling mfa_server.tls.iis_binding_certificate with each binding's previous_thumbprint (see 'bindings'), or restore the configuration with Restore-WebConfiguration -Name $backupName.", $_)
-    }
-}
-
+$module.Result.changed = $true
 $module.ExitJson()

@@ -8,6 +8,10 @@
 #AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
 #AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.CertificateInfo
 
+# Read-only. The certificate of an IIS HTTPS binding lives only in HTTP.sys, in the entry whose key the
+# binding derives (ipport=IP:port, hostnameport=host:port, ccs=port); applicationHost.config holds none. So
+# every certificate reported here comes from the HTTP.sys table, looked up by the key each binding derives.
+
 $spec = @{
     options = @{
         sites = @{ type = 'list'; elements = 'str'; default = @() }
@@ -22,9 +26,12 @@ $module.Result.iis_installed = $false
 $module.Result.iis_version = $null
 $module.Result.sites = @()
 $module.Result.http_sys = @()
+$module.Result.custom_metadata = @()
 $module.Result.certificates = @()
 $module.Result.schannel = @()
 $module.Result.dotnet_tls = @()
+
+$iisAppId = [string][MfaServerTls.HttpSys]::IisAppId
 
 function Get-RegistryDword {
     # A DWORD as an unsigned number, or $null when the key or value is not there.
@@ -41,18 +48,6 @@ function Get-RegistryDword {
         $number += 4294967296
     }
     return $number
-}
-
-function Test-SameStoreName {
-    # IIS says 'My', HTTP.sys stores 'MY' or nothing for the personal store: compare without case, empty = My.
-    param([string]$Left, [string]$Right)
-    if ([string]::IsNullOrEmpty($Left)) {
-        $Left = 'My'
-    }
-    if ([string]::IsNullOrEmpty($Right)) {
-        $Right = 'My'
-    }
-    return [string]::Equals($Left, $Right, [System.StringComparison]::OrdinalIgnoreCase)
 }
 
 function Get-KeyDetail {
@@ -156,7 +151,7 @@ function Get-CertificateReport {
         }
     }
     catch {
-        $module.Warn("cannot read LocalMachine\$StoreName for certificate ${Thumbprint}: $($_.Exception.Message)")
+        $module.Warn("cannot read LocalMachine\$StoreName for certificate ${Thumbprint}: $(Get-ExceptionMessage -ErrorRecord $_)")
     }
     finally {
         $store.Close()
@@ -183,9 +178,11 @@ function Get-CertificateReport {
     $report.private_key_machine = [bool]$key.machine
     $report.der_b64 = [System.Convert]::ToBase64String($certificate.RawData)
 
-    # The chain Schannel would build: machine context, no revocation (no network needed).
+    # The chain Schannel would build: machine context, no revocation check. .NET Framework cannot turn off
+    # AIA downloads (DisableCertificateDownloads is .NET 5+), so URL retrieval is bounded to 2 seconds instead.
     $chain = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Chain -ArgumentList $true
-    $chain.ChainPolicy.RevocationMode = 'NoCheck'
+    $chain.ChainPolicy.RevocationMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
+    $chain.ChainPolicy.UrlRetrievalTimeout = [System.TimeSpan]::FromSeconds(2)
     try {
         $report.chain_trusted = [bool]$chain.Build($certificate)
     }
@@ -208,9 +205,10 @@ function Get-CertificateReport {
             }
         }
     }
+    $statuses.Sort([System.StringComparer]::Ordinal)
     $report.chain_der_b64 = @($ders)
     $report.chain_subjects = @($subjects)
-    $report.chain_status = @($statuses | Sort-Object)
+    $report.chain_status = @($statuses)
     $intermediates = New-Object -TypeName System.Collections.ArrayList
     $allInCa = $true
     for ($i = 1; $i -lt $elements.Count; $i++) {
@@ -222,12 +220,125 @@ function Get-CertificateReport {
         if (-not $inCa) {
             $allInCa = $false
         }
-        $null = $intermediates.Add(@{ thumbprint = $element.Thumbprint.ToUpperInvariant(); subject = $element.Subject; in_ca_store = $inCa })
+        $null = $intermediates.Add([ordered]@{ thumbprint = $element.Thumbprint.ToUpperInvariant(); subject = $element.Subject; in_ca_store = $inCa })
     }
     $report.intermediates = @($intermediates)
     $report.intermediates_in_ca_store = $allInCa
     $chain.Reset()
     return $report
+}
+
+function Get-BindingReport {
+    # One IIS HTTPS binding and the HTTP.sys entry its key names. Never throws: what cannot be read is
+    # reported as http_sys_status 'unreadable' with the reason in 'error'.
+    param($Binding, $Entries, [bool]$TableRead)
+    $flags = [int]$Binding.ssl_flags
+    $row = [ordered]@{
+        binding_information = $Binding.binding_information
+        ip = $Binding.ip
+        port = $Binding.port
+        host = $Binding.host
+        ssl_flags = $flags
+        sni = (($flags -band 1) -ne 0)
+        ccs = (($flags -band 2) -ne 0)
+        http_sys_key = $null
+        certificate_hash = ''
+        certificate_store_name = ''
+        http_sys_status = 'unreadable'
+        error = $null
+    }
+    try {
+        if ($null -eq $Binding.key) {
+            $row.error = [string]$Binding.key_error
+            return $row
+        }
+        $row.http_sys_key = [string]$Binding.key.Key
+        $entry = $null
+        if ($TableRead) {
+            $entry = Find-HttpSysEntry -Entries $Entries -Key $Binding.key
+        }
+        else {
+            # The table could not be listed: read this binding's entry alone.
+            $entry = [MfaServerTls.HttpSys]::Get($Binding.key)
+        }
+        if ($null -eq $entry) {
+            $row.http_sys_status = 'missing'
+        }
+        elseif ([string]$Binding.key.Kind -eq 'ccs') {
+            $row.http_sys_status = 'ccs'
+        }
+        else {
+            $row.certificate_hash = ConvertTo-DisplayThumbprint -Value $entry.Hash
+            $row.certificate_store_name = ConvertTo-DisplayStoreName -Entry $entry
+            if ($row.certificate_hash) {
+                $row.http_sys_status = 'bound'
+            }
+            else {
+                $row.http_sys_status = 'missing'
+            }
+        }
+    }
+    catch {
+        $row.certificate_hash = ''
+        $row.certificate_store_name = ''
+        $row.http_sys_status = 'unreadable'
+        $row.error = "could not read the HTTP.sys entry $($row.http_sys_key): $(Get-ExceptionMessage -ErrorRecord $_)"
+    }
+    return $row
+}
+
+function Get-CustomMetadata {
+    # The legacy metabase properties 5506 (certificate hash, Binary = base64) and 5511 (store name, String)
+    # from system.applicationHost/customMetadata. The IIS 6 compatibility component (ABO mapper) uses them to
+    # rewrite or delete HTTP.sys entries (Microsoft IIS support blog 376396, 1094102). Read-only.
+    param($ServerManager, $SiteNames)
+    $rows = New-Object -TypeName System.Collections.ArrayList
+    $section = $ServerManager.GetApplicationHostConfiguration().GetSection('system.applicationHost/customMetadata')
+    foreach ($keyElement in $section.GetCollection()) {
+        $path = [string]$keyElement.GetAttributeValue('path')
+        $siteId = $null
+        $siteName = $null
+        $match = [System.Text.RegularExpressions.Regex]::Match($path, '^/?LM/W3SVC/([0-9]+)(/|$)', [System.Text.RegularExpressions.RegexOptions]::IgnoreCase)
+        if ($match.Success) {
+            $number = [int64]0
+            if ([int64]::TryParse($match.Groups[1].Value, [System.Globalization.NumberStyles]::None, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$number)) {
+                $siteId = $number
+                if ($SiteNames.ContainsKey($number)) {
+                    $siteName = $SiteNames[$number]
+                }
+            }
+        }
+        foreach ($property in $keyElement.GetCollection()) {
+            $id = [int64]$property.GetAttributeValue('id')
+            if ($id -ne 5506 -and $id -ne 5511) {
+                continue
+            }
+            $raw = [string]$property.GetAttributeValue('value')
+            $value = $raw
+            if ($id -eq 5506) {
+                try {
+                    $value = ConvertTo-DisplayThumbprint -Value (ConvertTo-HexString -Bytes ([System.Convert]::FromBase64String($raw.Trim())))
+                }
+                catch {
+                    $module.Warn("customMetadata path '$path' property 5506 is not base64 ($(Get-ExceptionMessage -ErrorRecord $_)); reported as written")
+                    $value = $raw
+                }
+            }
+            $null = $rows.Add([ordered]@{
+                path = $path
+                site_id = $siteId
+                site = $siteName
+                property_id = [int]$id
+                value = $value
+                sort_key = $path + [char]0 + $id.ToString('D10', [System.Globalization.CultureInfo]::InvariantCulture)
+            })
+        }
+    }
+    $sorted = ConvertTo-OrdinalSortedList -Items $rows -Property 'sort_key'
+    foreach ($row in $sorted) {
+        $row.Remove('sort_key')
+    }
+    return , $sorted
 }
 
 # ---- SCHANNEL and .NET -------------------------------------------------------------------------------
@@ -236,7 +347,7 @@ $schannel = New-Object -TypeName System.Collections.ArrayList
 foreach ($protocol in @('SSL 2.0', 'SSL 3.0', 'TLS 1.0', 'TLS 1.1', 'TLS 1.2', 'TLS 1.3')) {
     foreach ($side in @('Server', 'Client')) {
         $path = $schannelRoot + '\' + $protocol + '\' + $side
-        $null = $schannel.Add(@{
+        $null = $schannel.Add([ordered]@{
             protocol = $protocol
             side = $side
             enabled = (Get-RegistryDword -Path $path -Name 'Enabled')
@@ -253,7 +364,7 @@ foreach ($framework in @('v2.0.50727', 'v4.0.30319')) {
         if ($wow) {
             $path = 'HKLM:\SOFTWARE\Wow6432Node\Microsoft\.NETFramework\' + $framework
         }
-        $null = $dotnet.Add(@{
+        $null = $dotnet.Add([ordered]@{
             framework = $framework
             wow6432 = $wow
             sch_use_strong_crypto = (Get-RegistryDword -Path $path -Name 'SchUseStrongCrypto')
@@ -263,13 +374,15 @@ foreach ($framework in @('v2.0.50727', 'v4.0.30319')) {
 }
 $module.Result.dotnet_tls = @($dotnet)
 
-# ---- HTTP.sys ----------------------------------------------------------------------------------------
+# ---- HTTP.sys: the one store of binding certificates --------------------------------------------------
 $httpSysEntries = @()
+$tableRead = $true
 try {
     $httpSysEntries = @([MfaServerTls.HttpSys]::List())
 }
 catch {
-    $module.Warn("could not read the HTTP.sys SSL table: $($_.Exception.Message)")
+    $tableRead = $false
+    $module.Warn("could not list the HTTP.sys SSL configuration ($(Get-ExceptionMessage -ErrorRecord $_)); each binding's entry is read on its own and http_sys is empty. Run the module as an administrator.")
 }
 
 # ---- IIS ---------------------------------------------------------------------------------------------
@@ -277,28 +390,25 @@ $allBindings = New-Object -TypeName System.Collections.ArrayList
 $serverManager = $null
 if (Import-WebAdministrationAssembly) {
     $module.Result.iis_installed = $true
-    $versionString = (Get-Item -LiteralPath 'HKLM:\SOFTWARE\Microsoft\InetStp' -ErrorAction SilentlyContinue)
-    if ($null -ne $versionString) {
-        $module.Result.iis_version = $versionString.GetValue('VersionString', $null)
+    $versionKey = (Get-Item -LiteralPath 'HKLM:\SOFTWARE\Microsoft\InetStp' -ErrorAction SilentlyContinue)
+    if ($null -ne $versionKey) {
+        $module.Result.iis_version = $versionKey.GetValue('VersionString', $null)
     }
     try {
         $serverManager = New-Object -TypeName Microsoft.Web.Administration.ServerManager
         $allBindings = Get-IisHttpsBinding -ServerManager $serverManager
     }
     catch {
-        $module.FailJson("cannot read the IIS configuration ($($_.Exception.Message)). Run the module as an administrator; check applicationHost.config with 'appcmd list site'.", $_)
+        $module.FailJson("cannot read the IIS site configuration ($(Get-ExceptionMessage -ErrorRecord $_)); nothing was changed. Run the module as an administrator; check applicationHost.config with 'appcmd list site'.", $_)
     }
-}
-
-$httpSysByKey = @{}
-foreach ($entry in $httpSysEntries) {
-    $httpSysByKey[$entry.Key.ToLowerInvariant()] = $entry
 }
 
 $siteFilter = @($module.Params.sites)
 $sites = New-Object -TypeName System.Collections.ArrayList
+$siteNames = @{}
 if ($null -ne $serverManager) {
     foreach ($site in ($serverManager.Sites | Sort-Object -Property Id)) {
+        $siteNames[[int64]$site.Id] = [string]$site.Name
         if ($siteFilter.Count -gt 0 -and -not ($siteFilter -contains $site.Name)) {
             continue
         }
@@ -311,114 +421,111 @@ if ($null -ne $serverManager) {
         }
         $bindings = New-Object -TypeName System.Collections.ArrayList
         foreach ($binding in $allBindings) {
-            if ($binding.site -ne $site.Name) {
+            if ($binding.site_id -ne [int64]$site.Id) {
                 continue
             }
-            $ip = ''
-            $port = 0
-            $hostName = ''
-            $key = ''
-            $status = 'missing'
-            if ($null -ne $binding.parsed) {
-                $ip = $binding.parsed.ip
-                $port = $binding.parsed.port
-                $hostName = $binding.parsed.host
-                $key = $binding.key_parts.key
-                $current = $httpSysByKey[$key.ToLowerInvariant()]
-                if ($null -ne $current) {
-                    $status = 'mismatch'
-                    if ($binding.key_parts.kind -eq 'ccs') {
-                        $status = 'consistent'
-                    }
-                    elseif ($current.Hash -eq $binding.hash -and (Test-SameStoreName -Left $current.StoreName -Right $binding.store)) {
-                        $status = 'consistent'
-                    }
-                }
-            }
-            $null = $bindings.Add([ordered]@{
-                binding_information = $binding.binding_information
-                ip = $ip
-                port = $port
-                host = $hostName
-                ssl_flags = $binding.ssl_flags
-                sni = (($binding.ssl_flags -band 1) -ne 0)
-                ccs = (($binding.ssl_flags -band 2) -ne 0)
-                certificate_hash = $binding.hash
-                certificate_store_name = $binding.store
-                http_sys_key = $key
-                http_sys_status = $status
-            })
+            $null = $bindings.Add((Get-BindingReport -Binding $binding -Entries $httpSysEntries -TableRead $tableRead))
         }
-        $null = $sites.Add([ordered]@{ name = $site.Name; id = [int]$site.Id; state = $state; bindings = @($bindings) })
+        $null = $sites.Add([ordered]@{ name = [string]$site.Name; id = [int64]$site.Id; state = $state; bindings = @($bindings) })
     }
 }
 $module.Result.sites = @($sites)
 
+# ---- the HTTP.sys table, each entry with the IIS bindings whose key it is ---------------------------
 $httpSys = New-Object -TypeName System.Collections.ArrayList
-foreach ($entry in ($httpSysEntries | Sort-Object -Property Key)) {
+$references = @{}
+$referenceOrder = New-Object -TypeName System.Collections.ArrayList
+foreach ($entry in (ConvertTo-OrdinalSortedList -Items $httpSysEntries -Property 'Key')) {
     $mapped = New-Object -TypeName System.Collections.ArrayList
-    $status = 'orphaned'
-    foreach ($binding in $allBindings) {
-        if ($null -eq $binding.key_parts -or $binding.key_parts.key -ne $entry.Key) {
-            continue
-        }
-        $null = $mapped.Add(@{ site = $binding.site; binding_information = $binding.binding_information })
-        if ($status -eq 'orphaned') {
-            $status = 'consistent'
-        }
-        if ($entry.Kind -ne 'ccs' -and ($binding.hash -ne $entry.Hash -or -not (Test-SameStoreName -Left $binding.store -Right $entry.StoreName))) {
-            $status = 'mismatch'
+    $entryKey = $null
+    try {
+        $entryKey = [MfaServerTls.BindingKey]::Parse([string]$entry.Key)
+    }
+    catch {
+        $module.Warn("HTTP.sys entry '$($entry.Key)' has a key the module cannot parse ($(Get-ExceptionMessage -ErrorRecord $_)); no IIS binding is matched to it")
+    }
+    if ($null -ne $entryKey) {
+        foreach ($binding in $allBindings) {
+            if ($null -ne $binding.key -and $entryKey.SameAs($binding.key)) {
+                $null = $mapped.Add([ordered]@{ site = $binding.site; binding_information = $binding.binding_information })
+            }
         }
     }
+    $status = 'orphaned'
+    if ($mapped.Count -gt 0) {
+        $status = 'in_use'
+    }
+    $kind = [string]$entry.Kind
+    $ip = ''
+    $hostName = ''
+    if ($kind -eq 'ipport') {
+        $ip = [string]$entry.Address
+    }
+    elseif ($kind -eq 'hostnameport') {
+        $hostName = [string]$entry.Address
+    }
+    $appId = ([string]$entry.AppId).ToLowerInvariant()
+    $hash = ConvertTo-DisplayThumbprint -Value $entry.Hash
     $null = $httpSys.Add([ordered]@{
-        key = $entry.Key
-        kind = $entry.Kind
-        ip = $entry.Ip
-        host = $entry.Host
-        port = $entry.Port
-        certificate_hash = $entry.Hash.ToUpperInvariant()
-        certificate_store_name = $entry.StoreName
-        app_id = $entry.AppId.ToLowerInvariant()
+        key = [string]$entry.Key
+        kind = $kind
+        ip = $ip
+        host = $hostName
+        port = [int]$entry.Port
+        certificate_hash = $hash
+        certificate_store_name = [string]$entry.StoreName
+        app_id = $appId
+        default_flags = [int64]$entry.DefaultFlags
+        cert_check_mode = [int64]$entry.CertCheckMode
+        revocation_freshness_time = [int64]$entry.RevocationFreshnessTime
+        revocation_url_retrieval_timeout = [int64]$entry.RevocationUrlRetrievalTimeout
+        ctl_identifier = [string]$entry.CtlIdentifier
+        ctl_store_name = [string]$entry.CtlStoreName
         iis_bindings = @($mapped)
         status = $status
+        foreign_app_id = (-not [string]::Equals($appId, $iisAppId, [System.StringComparison]::OrdinalIgnoreCase))
     })
+
+    # The certificate this entry points at, once per thumbprint and store (store names as SameStore sees them).
+    if ($hash) {
+        $storeName = ConvertTo-DisplayStoreName -Entry $entry
+        $id = $hash + '|' + $storeName.ToUpperInvariant()
+        if (-not $references.ContainsKey($id)) {
+            $references[$id] = @{
+                thumbprint = $hash
+                store = $storeName
+                sort_key = $hash + [char]0 + $storeName
+                used_by = (New-Object -TypeName System.Collections.ArrayList)
+                keys = (New-Object -TypeName System.Collections.ArrayList)
+            }
+            $null = $referenceOrder.Add($references[$id])
+        }
+        $null = $references[$id].keys.Add([string]$entry.Key)
+        foreach ($binding in $mapped) {
+            $null = $references[$id].used_by.Add($binding)
+        }
+    }
 }
 $module.Result.http_sys = @($httpSys)
 
-# ---- certificates in use ---------------------------------------------------------------------------
-$references = [ordered]@{}
-foreach ($binding in $allBindings) {
-    if ($binding.hash) {
-        $storeName = $binding.store
-        if (-not $storeName) {
-            $storeName = 'My'
-        }
-        $id = $binding.hash + '|' + $storeName.ToLowerInvariant()
-        if (-not $references.Contains($id)) {
-            $references[$id] = @{ thumbprint = $binding.hash; store = $storeName; used_by = (New-Object -TypeName System.Collections.ArrayList); keys = (New-Object -TypeName System.Collections.ArrayList) }
-        }
-        $null = $references[$id].used_by.Add(@{ site = $binding.site; binding_information = $binding.binding_information })
+# ---- customMetadata: legacy certificate properties IIS can write back into HTTP.sys -----------------
+if ($null -ne $serverManager) {
+    try {
+        $module.Result.custom_metadata = @(Get-CustomMetadata -ServerManager $serverManager -SiteNames $siteNames)
+    }
+    catch {
+        $module.Result.custom_metadata = @()
+        $module.Warn("could not read system.applicationHost/customMetadata ($(Get-ExceptionMessage -ErrorRecord $_)); custom_metadata is empty")
     }
 }
-foreach ($entry in $httpSysEntries) {
-    if ($entry.Hash) {
-        $storeName = $entry.StoreName
-        if (-not $storeName) {
-            $storeName = 'My'
-        }
-        $id = $entry.Hash.ToUpperInvariant() + '|' + $storeName.ToLowerInvariant()
-        if (-not $references.Contains($id)) {
-            $references[$id] = @{ thumbprint = $entry.Hash.ToUpperInvariant(); store = $storeName; used_by = (New-Object -TypeName System.Collections.ArrayList); keys = (New-Object -TypeName System.Collections.ArrayList) }
-        }
-        $null = $references[$id].keys.Add($entry.Key)
-    }
-}
+
+# ---- every certificate an HTTP.sys entry points at ---------------------------------------------------
 $certificates = New-Object -TypeName System.Collections.ArrayList
-foreach ($id in ($references.Keys | Sort-Object)) {
-    $reference = $references[$id]
+foreach ($reference in (ConvertTo-OrdinalSortedList -Items $referenceOrder -Property 'sort_key')) {
     $report = Get-CertificateReport -Thumbprint $reference.thumbprint -StoreName $reference.store
     $report.used_by = @($reference.used_by)
-    $report.http_sys_keys = @($reference.keys | Sort-Object)
+    $reference.keys.Sort([System.StringComparer]::Ordinal)
+    $report.http_sys_keys = @($reference.keys)
     $null = $certificates.Add($report)
 }
 $module.Result.certificates = @($certificates)

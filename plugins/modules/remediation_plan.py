@@ -112,22 +112,21 @@ previous_thumbprints:
   type: list
   elements: str
 rollback:
-  description: Calls of M(mfa_server.tls.iis_binding_certificate) that restore the previous certificates.
+  description:
+    - The undo of the change, for the C(restore) option of M(mfa_server.tls.iis_binding_certificate) every
+      planned HTTP.sys entry exactly as discovery read it (certificate, store, application id, flags and
+      check settings), or C(exists=false) for an entry the change creates, which the restore deletes again.
+    - The remediate role restores the snapshot the binding module returned when it has one, else this.
   returned: success
   type: list
   elements: dict
   contains:
-    thumbprint:
-      description: The previous certificate.
+    key:
+      description: The HTTP.sys key, for example C(ipport=0.0.0.0:443).
       type: str
       returned: always
-    store_name:
-      description: Its store.
-      type: str
-      returned: always
-    bindings:
-      description: The bindings that had it.
-      type: list
-      elements: dict
+    exists:
+      description: Whether the entry existed before the change.
+      type: bool
       returned: always
 """

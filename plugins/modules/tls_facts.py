@@ -154,7 +154,9 @@ ansible_facts:
               elements: str
               returned: always
         problems:
-          description: One line per endpoint that is not compliant, with its URL, binding and finding codes.
+          description:
+            - One line per endpoint that is not compliant, with its URL, binding and finding codes, then one
+              per host-level divergence of severity error (a binding that cannot be mapped to HTTP.sys).
           type: list
           elements: str
           returned: always
@@ -163,7 +165,20 @@ ansible_facts:
           type: dict
           returned: always
         http_sys_divergence:
-          description: HTTP.sys SSL entries that disagree with IIS or belong to no binding (key, status, certificate_hash).
+          description:
+            - Where what IIS shows and what HTTP.sys serves part ways, each a finding (C(code), C(severity),
+              C(message), C(remediation)) with C(where) it is (an HTTP.sys key, a binding or a site)
+            - C(OVERRIDDEN_BY_HIDDEN_ENTRY) (an entry with no binding that wins over a wildcard binding for one
+              address), C(ORPHANED_HTTP_SYS_ENTRY), C(NO_HTTP_SYS_ENTRY), C(BINDING_UNREADABLE),
+              C(FOREIGN_APP_ID) and C(LEGACY_METADATA) (applicationHost.config C(<customMetadata>) 5506/5511).
+            - Those about a binding also appear among that endpoint's server-side findings.
+          type: list
+          elements: dict
+          returned: always
+        http_sys_entries:
+          description:
+            - "The HTTP.sys SSL entries as read (key, certificate_hash, certificate_store_name, app_id,
+              default_flags, cert_check_mode, revocation settings, CTL), which the remediation plan restores on undo."
           type: list
           elements: dict
           returned: always

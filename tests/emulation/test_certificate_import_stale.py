@@ -26,7 +26,7 @@ from cryptography.x509.oid import NameOID
 from lab import pki
 from lab.state import HostState
 
-from lab_harness import ROOT, Lab, running_lab
+from lab_harness import ROOT, Lab, running_lab, served_certificates
 from return_schema import check
 
 ISSUING = "Lab Public Issuing CA R1"
@@ -107,7 +107,7 @@ def with_diff(lab: Lab, host: str, args: dict, tmp_path: Path, *, check_mode: bo
 
 
 def bind_replacement(lab: Lab, host: str, thumbprint: str) -> None:
-    shared = lab.raw_state(host)["sites"][0]["bindings"][1]["certificate_hash"]
+    shared = served_certificates(lab.raw_state(host))[("Default Web Site", "*:443:")]
     result = lab.module(
         host,
         "mfa_server.tls.iis_binding_certificate",

@@ -1,4 +1,4 @@
-"""The lab's armed faults behave as the real failures they stand for (commit-fails-after: test_modules.py).
+"""The lab's armed faults behave as the real failures they stand for (set-fails-after: test_modules.py).
 
 One `traps` lab, one host per fault so the tests do not depend on each other's order:
 mfa01 (every trap) for import-fails, mfa02 (already compliant: public leaf, intermediate in `CA`) for
@@ -15,7 +15,7 @@ import ssl
 import pytest
 from cryptography import x509
 
-from lab_harness import Lab, lab_cli, running_lab
+from lab_harness import Lab, lab_cli, running_lab, served_certificates
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +59,7 @@ def served_chain(lab: Lab, host: str) -> list[str]:
 def test_no_intermediates_makes_tls_probe_report_incomplete_chain(fault_lab):
     # The lab's leaves carry no Authority Information Access URL, so AIA cannot find the missing
     # intermediate: tls_probe gets it from extra_intermediates (the lab's public issuing CA) instead.
-    leaf_der = fault_lab.state("mfa02")["sites"][0]["bindings"][1]["certificate_hash"]
+    leaf_der = served_certificates(fault_lab.state("mfa02"))[("Default Web Site", "*:443:")]
     store = fault_lab.raw_state("mfa02")["stores"]["My"]
     leaf = x509.load_der_x509_certificate(
         base64.b64decode(next(c["der_b64"] for c in store if c["thumbprint"] == leaf_der))

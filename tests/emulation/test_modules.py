@@ -9,7 +9,7 @@ import ssl
 import pytest
 import yaml
 
-from lab_harness import ROOT, lab_cli
+from lab_harness import ROOT, lab_cli, served_certificates
 from return_schema import check
 
 MODULES = ("iis_tls_info", "mfa_server_info", "certificate_import", "iis_binding_certificate")
@@ -138,8 +138,12 @@ def test_import_and_bind_end_to_end(seed_lab, tmp_path):
     done = valid(
         "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind)
     )
-    assert done["changed"] and done["backup_name"] and done["http_sys"][0]["action"] == "updated"
-    assert done["bindings"][0]["previous_thumbprint"] == before["sites"][0]["bindings"][1]["certificate_hash"]
+    assert done["changed"] and done["http_sys"][0]["action"] == "updated"
+    previous = served_certificates(before)[("Default Web Site", "*:443:")]
+    assert done["bindings"][0]["previous_thumbprint"] == previous
+    # the undo is the entry exactly as it was, and IIS configuration was never touched
+    assert done["snapshot"] == [{"exists": True, **before["http_sys"][0]}]
+    assert seed_lab.raw_state("mfa02")["sites"] == before["sites"]
     again = valid(
         "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind)
     )
@@ -147,13 +151,24 @@ def test_import_and_bind_end_to_end(seed_lab, tmp_path):
     chain = served_chain(seed_lab, "mfa02")
     assert chain[0] == thumbprint and len(chain) == 2  # leaf + intermediate from the CA store
 
+    undo = {"restore": done["snapshot"]}
+    restored = valid(
+        "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", undo)
+    )
+    assert restored["changed"] and restored["http_sys"][0]["action"] == "restored"
+    assert seed_lab.raw_state("mfa02")["http_sys"] == before["http_sys"]
+    assert served_chain(seed_lab, "mfa02", verify=False)[0] == previous
+    assert not seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", undo)["changed"]
 
-def served_chain(lab, host: str) -> list[str]:
+
+def served_chain(lab, host: str, verify: bool = True) -> list[str]:
     import hashlib
 
     hostvars = lab.hostvars(host)
     address, port = hostvars["mfa_tls_probe_address"].rsplit(":", 1)
     context = ssl.create_default_context(cafile=str(lab.dir / "trust" / "public-roots.pem"))
+    if not verify:
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
     with (
         socket.create_connection((address, int(port)), timeout=5) as raw,
         context.wrap_socket(raw, server_hostname=hostvars["mfa_tls_public_name"]) as tls,
@@ -171,7 +186,6 @@ def served_chain(lab, host: str) -> list[str]:
 
 def test_catch_all_trap_is_refused(traps_lab):
     old = traps_lab.raw_state("mfa01")
-    shared = old["sites"][0]["bindings"][1]["certificate_hash"]
     mine = old["stores"]["My"][1]["thumbprint"]  # another certificate with a key on the host
     result = traps_lab.module(
         "mfa01",
@@ -179,35 +193,36 @@ def test_catch_all_trap_is_refused(traps_lab):
         {"thumbprint": mine, "bindings": [{"site": "Portal", "binding_information": "10.20.0.2:8443:"}]},
     )
     assert result["failed"] and "shares the HTTP.sys entry ipport=10.20.0.2:8443" in result["msg"]
-    assert traps_lab.raw_state("mfa01")["sites"] == old["sites"]
-    assert shared
+    assert traps_lab.raw_state("mfa01")["http_sys"] == old["http_sys"]
 
 
-def test_commit_fault_reports_and_keeps_backup(seed_lab, tmp_path):
-    content, password = pfx(seed_lab, "public", tmp_path, "mfa01.lab.example")
-    imported = seed_lab.module(
+def test_a_write_failing_midway_restores_every_entry_written(traps_lab, tmp_path):
+    """Four entries hold the shared certificate; the third HTTP.sys write fails: the two written before it
+    are put back exactly, read back, and the module says so without claiming a change."""
+    content, password = pfx(traps_lab, "public", tmp_path, "mfa01.lab.example")
+    imported = traps_lab.module(
         "mfa01", "mfa_server.tls.certificate_import", {"content": content, "password": password}
     )
+    assert not imported["failed"], imported["msg"]
+    before = traps_lab.raw_state("mfa01")
+    shared = served_certificates(before)[("Default Web Site", "*:443:")]
     assert (
-        lab_cli("fault", "--dir", str(seed_lab.dir), "--host", "mfa01", "commit-fails-after", "0").returncode
+        lab_cli("fault", "--dir", str(traps_lab.dir), "--host", "mfa01", "set-fails-after", "2").returncode
         == 0
     )
     try:
-        before = seed_lab.raw_state("mfa01")
-        result = seed_lab.module(
+        result = traps_lab.module(
             "mfa01",
             "mfa_server.tls.iis_binding_certificate",
-            {
-                "thumbprint": imported["thumbprint"],
-                "replace_thumbprint": before["sites"][0]["bindings"][1]["certificate_hash"],
-            },
+            {"thumbprint": imported["thumbprint"], "replace_thumbprint": shared},
         )
-        assert result["failed"] and "IIS refused the new configuration" in result["msg"]
+        assert result["failed"] and "were restored and verified" in result["msg"], result["msg"]
+        assert result["rolled_back"] and result["rollback_verified"] and not result["changed"]
+        assert len(result["snapshot"]) == 4
         valid("iis_binding_certificate", result)
-        after = seed_lab.raw_state("mfa01")
-        assert after["sites"] == before["sites"] and len(after["backups"]) == len(before["backups"]) + 1
+        assert traps_lab.raw_state("mfa01")["http_sys"] == before["http_sys"]
     finally:
-        lab_cli("fault", "--dir", str(seed_lab.dir), "--host", "mfa01", "clear")
+        lab_cli("fault", "--dir", str(traps_lab.dir), "--host", "mfa01", "clear")
 
 
 def test_tls_probe_reports_private_ca_for_seed(seed_lab, tmp_path):

@@ -3,12 +3,17 @@
 Trap host mfa01: a catch-all *:443: and an SNI binding on the same port (both serve MFA), an IPv6 binding
 and an IP binding shared by two sites using the same private certificate, a Central Certificate Store
 binding, an orphaned HTTP.sys entry, and a stale intermediate in LocalMachine\\CA. mfa02 is already
-compliant; mfa03 has IIS without MFA Server.
+compliant; mfa03 has IIS without MFA Server. The catch-all has DisableLegacyTLS (sslFlags 64), which its
+HTTP.sys entry enforces (DISABLE_LEGACY_TLS): it must still refuse TLS 1.0 after the change.
 """
 
 from __future__ import annotations
 
-from lab_harness import configuration, recap
+import socket
+import ssl
+import warnings
+
+from lab_harness import configuration, recap, served_certificates
 from playbook_runs import remediate, replacement_thumbprint
 
 CHANGED_BINDINGS = {
@@ -36,18 +41,16 @@ def test_only_the_intended_bindings_change(traps_lab):
     new = replacement_thumbprint(lab)
 
     after = lab.state("mfa01")
-    old_bindings, new_bindings = _bindings(before["mfa01"]), _bindings(after)
-    assert old_bindings.keys() == new_bindings.keys()
-    for key, binding in new_bindings.items():
-        assert binding["ssl_flags"] == old_bindings[key]["ssl_flags"], f"sslFlags of {key} changed"
-        if key in CHANGED_BINDINGS:
-            assert binding["certificate_hash"] == new, key
-        else:
-            assert binding == old_bindings[key], f"{key} was not to be touched"
+    assert after["sites"] == before["mfa01"]["sites"], "IIS configuration was touched"
+    served_before, served_after = served_certificates(before["mfa01"]), served_certificates(after)
+    for key, thumbprint in served_after.items():
+        assert thumbprint == (new if key in CHANGED_BINDINGS else served_before[key]), key
     old_entries = {e["key"]: e for e in before["mfa01"]["http_sys"]}
     for entry in after["http_sys"]:
         if entry["key"] in CHANGED_HTTP_SYS:
-            assert entry["certificate_hash"] == new and entry["app_id"] == old_entries[entry["key"]]["app_id"]
+            # only hash and store change; app id, flags and check settings stay as they were
+            expected = dict(old_entries[entry["key"]], certificate_hash=new, certificate_store_name="My")
+            assert entry == expected, entry["key"]
         else:
             assert entry == old_entries[entry["key"]], f"HTTP.sys entry {entry['key']} was not to be touched"
     assert {e["key"] for e in after["http_sys"]} == set(old_entries), "an HTTP.sys entry appeared or vanished"
@@ -62,3 +65,31 @@ def test_only_the_intended_bindings_change(traps_lab):
     second = remediate(lab)
     assert second.returncode == 0
     assert all(counts["changed"] == 0 for counts in recap(second.stdout).values()), second.stdout[-2000:]
+
+
+def _tls10_handshake(address: str) -> str:
+    """A real TLS 1.0 handshake without SNI against `host:port`; the version, or the error."""
+    host, port = address.rsplit(":", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        try:
+            with context.wrap_socket(sock) as tls:
+                return tls.version() or ""
+        except ssl.SSLError as exc:
+            return f"refused: {exc.reason}"
+
+
+def test_disable_legacy_tls_still_refuses_tls_1_0_after_the_change(traps_lab):
+    """Runs after the remediation above: the entry kept DISABLE_LEGACY_TLS, so a TLS 1.0 client is refused,
+    while the compliant host's catch-all (no such flag) still answers TLS 1.0 (Schannel's default)."""
+    lab = traps_lab
+    entry = next(e for e in lab.state("mfa01")["http_sys"] if e["key"] == "ipport=0.0.0.0:443")
+    assert entry["certificate_hash"] == replacement_thumbprint(lab) and entry["default_flags"] == 0x400
+    refused = _tls10_handshake(lab.hostvars("mfa01")["mfa_tls_probe_addresses"][443])
+    assert refused.startswith("refused"), refused
+    assert _tls10_handshake(lab.hostvars("mfa02")["mfa_tls_probe_addresses"][443]) == "TLSv1"

@@ -20,8 +20,10 @@ def _endpoint(
     host="mfa.contoso.com",
     key=None,
     ccs=False,
+    server_codes=(),
 ):
     return {
+        "server_side": {"findings": [{"code": code} for code in server_codes]},
         "site": site,
         "binding_information": binding,
         "component": component,
@@ -44,7 +46,22 @@ REVIEW = {
         _endpoint("Reports", "10.0.0.2:8443:reports.corp", host="reports.corp", key="ipport=10.0.0.2:8443"),
         _endpoint("Intranet", "*:443:intranet", thumbprint="", host="intranet", key="ccs=443", ccs=True),
         _endpoint("Other", "*:4443:", thumbprint=OTHER, key="ipport=0.0.0.0:4443"),
-    ]
+    ],
+    # As discovery read them: the undo restores these exactly (a hand-set check mode and flags included).
+    "http_sys_entries": [
+        {
+            "key": "ipport=0.0.0.0:443",
+            "certificate_hash": OLD,
+            "certificate_store_name": "",
+            "app_id": "{4dc3e181-e14b-4a21-b022-59fc669b0914}",
+            "default_flags": 1024,
+            "cert_check_mode": 1,
+            "revocation_freshness_time": 0,
+            "revocation_url_retrieval_timeout": 0,
+            "ctl_identifier": "",
+            "ctl_store_name": "",
+        }
+    ],
 }
 SANS = ["mfa.contoso.com"]
 
@@ -60,16 +77,43 @@ def test_default_plan_takes_mfa_bindings_and_their_certificate_and_says_what_it_
     assert "does not name reports.corp" in reasons[("Reports", "10.0.0.2:8443:reports.corp")]
     assert "shares the HTTP.sys entry ipport=10.0.0.2:8443" in reasons[("Portal", "10.0.0.2:8443:")]
     assert ("Other", "*:4443:") not in reasons and ("Intranet", "*:443:intranet") not in reasons
+    # The undo: the wildcard entry exactly as read; the IPv6 binding had no entry, so the undo deletes it.
     assert plan["rollback"] == [
+        {"exists": True, **REVIEW["http_sys_entries"][0]},
         {
-            "thumbprint": OLD,
-            "store_name": "My",
-            "bindings": [{"site": s, "binding_information": b} for s, b in _keys(plan["bindings"])],
-        }
+            "key": "ipport=[fd00::1]:443",
+            "exists": False,
+            **dict.fromkeys(REVIEW["http_sys_entries"][0]) | {"key": "ipport=[fd00::1]:443"},
+        },
     ]
     assert len(plan["verify_targets"]) == len(plan["previous_thumbprints"]) == 3
     assert [t["check_http_status"] for t in plan["verify_targets"]] == [True, True, False]
     assert plan["diff"]["after"].count(NEW) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [("OVERRIDDEN_BY_HIDDEN_ENTRY", "hidden HTTP.sys entry"), ("FOREIGN_APP_ID", "owned by another program")],
+)
+def test_a_binding_whose_entry_another_program_holds_or_hides_is_left_alone(code, reason):
+    review = {
+        "endpoints": [
+            _endpoint(
+                "Default Web Site",
+                "*:443:",
+                component="user_portal",
+                key="ipport=0.0.0.0:443",
+                server_codes=[code],
+            )
+        ]
+    }
+    plan = plan_change(review, NEW, SANS)
+    assert plan["bindings"] == []
+    assert reason in plan["left_alone"][0]["reason"]
+    with pytest.raises(PlanError, match=reason):
+        plan_change(
+            review, NEW, SANS, bindings=[{"site": "Default Web Site", "binding_information": "*:443:"}]
+        )
 
 
 def test_a_certificate_covering_every_name_takes_the_shared_entry_whole():
