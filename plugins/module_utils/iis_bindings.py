@@ -209,7 +209,8 @@ def overriding_entries(entries: list[dict], key: str) -> list[dict]:
         return []
     if parsed.kind != "ipport" or parsed.address not in ("0.0.0.0", "::"):
         return []
-    family = ipaddress.ip_address(parsed.address).version
+    # 0.0.0.0 serves IPv6 connections too, so any exact address overrides it; [::] only IPv6 ones.
+    families = {4, 6} if parsed.address == "0.0.0.0" else {6}
     result = []
     for entry in entries:
         try:
@@ -219,8 +220,8 @@ def overriding_entries(entries: list[dict], key: str) -> list[dict]:
         if (
             other.kind == "ipport"
             and other.port == parsed.port
-            and other.address != parsed.address
-            and ipaddress.ip_address(other.address).version == family
+            and other.address not in ("0.0.0.0", "::")
+            and ipaddress.ip_address(other.address).version in families
         ):
             result.append(entry)
     return result

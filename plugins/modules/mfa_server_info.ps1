@@ -52,10 +52,9 @@ function ConvertTo-SnakeCase {
     return ($Value -creplace '([a-z])([A-Z])', '$1_$2').ToLowerInvariant()
 }
 
-function Read-WebConfig {
-    # Non-secret settings of a web.config; credential values never leave this function.
-    param([string]$Folder)
-    $result = [ordered]@{
+function New-WebConfigResult {
+    # What is reported of a web.config that is missing or was not read.
+    return [ordered]@{
         present = $false
         sdk_url = $null
         sdk_url_key = $null
@@ -65,6 +64,13 @@ function Read-WebConfig {
         sdk_password_set = $false
         app_setting_keys = @()
     }
+}
+
+function Read-WebConfig {
+    # Non-secret settings of a web.config; credential values never leave this function. When the file
+    # exists but cannot be read or parsed, $Status.error is the reason (and present stays false).
+    param([string]$Folder, [hashtable]$Status)
+    $result = New-WebConfigResult
     $path = Join-Path -Path $Folder -ChildPath 'web.config'
     if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
         return $result
@@ -75,7 +81,7 @@ function Read-WebConfig {
         $xml.Load($path)
     }
     catch {
-        $module.Warn("cannot read ${path}: $($_.Exception.Message)")
+        $Status.error = "cannot read $path ($($_.Exception.Message)), so its settings are not reported. Repair the XML of the file, or give the account Ansible uses read access to it."
         return $result
     }
     $result.present = $true
@@ -116,7 +122,9 @@ function Read-WebConfig {
             $result.sdk_url_key = $key
         }
     }
-    $result.app_setting_keys = @($settings.Keys | Sort-Object)
+    $keys = [string[]]@($settings.Keys)
+    [System.Array]::Sort($keys, [System.StringComparer]::Ordinal)
+    $result.app_setting_keys = @($keys)
     return $result
 }
 
@@ -214,63 +222,109 @@ if ($null -ne $service) {
 }
 
 # ---- IIS web components ------------------------------------------------------------------------------
+# One application that cannot be looked at (no physical path, an unreadable folder, a web.config that does
+# not parse) is reported with a skipped_reason and a warning; it never stops the module.
 $components = New-Object -TypeName System.Collections.ArrayList
+
+function New-ComponentEntry {
+    param($Site, $Application, [string]$Component, [string]$Folder, $Https, $WebConfig, $Reason)
+    $marker = $null
+    $markerPresent = $null
+    if ($markers.ContainsKey($Component)) {
+        $marker = $markers[$Component]
+        if (-not [string]::IsNullOrWhiteSpace($Folder)) {
+            try {
+                $markerPresent = Test-Path -LiteralPath (Join-Path -Path $Folder -ChildPath $marker)
+            }
+            catch {
+                $markerPresent = $null
+            }
+        }
+    }
+    return [ordered]@{
+        component = $Component
+        site = $Site.Name
+        site_id = [int]$Site.Id
+        virtual_path = $Application.Path
+        physical_path = $Folder
+        app_pool = $Application.ApplicationPoolName
+        marker_file = $marker
+        marker_file_present = $markerPresent
+        https_bindings = $Https
+        web_config = $WebConfig
+        skipped_reason = $Reason
+    }
+}
+
 if (Import-WebAdministrationAssembly) {
     try {
         $serverManager = New-Object -TypeName Microsoft.Web.Administration.ServerManager
-        $siteList = @($serverManager.Sites | Sort-Object -Property Id)
+        $siteList = @($serverManager.Sites)
+        $siteIds = [long[]]@($siteList | ForEach-Object { [long]$_.Id })
+        [System.Array]::Sort($siteIds, $siteList)
     }
     catch {
         $module.FailJson("cannot read the IIS configuration ($($_.Exception.Message)). Run the module as an administrator.", $_)
     }
     foreach ($site in $siteList) {
         $https = @($site.Bindings | Where-Object { $_.Protocol -eq 'https' } | ForEach-Object { [string]$_.BindingInformation })
-        foreach ($application in ($site.Applications | Sort-Object -Property Path)) {
-            $root = $application.VirtualDirectories | Where-Object { $_.Path -eq '/' } | Select-Object -First 1
-            if ($null -eq $root) {
-                continue
+        $applications = @($site.Applications)
+        $applicationPaths = [string[]]@($applications | ForEach-Object { [string]$_.Path })
+        [System.Array]::Sort($applicationPaths, $applications, [System.StringComparer]::Ordinal)
+        foreach ($application in $applications) {
+            $where = "$($site.Name)$($application.Path)"
+            $leafName = ([string]$application.Path).TrimStart('/').ToLowerInvariant()
+            $byPath = $null
+            if ($knownPaths.ContainsKey($leafName)) {
+                $byPath = $knownPaths[$leafName]
             }
-            $folder = [System.Environment]::ExpandEnvironmentVariables([string]$root.PhysicalPath)
-            $component = $null
-            if (Test-Path -LiteralPath (Join-Path -Path $folder -ChildPath 'PfPaWs.asmx')) {
-                $component = 'mobile_app_web_service'
-            }
-            elseif (Test-Path -LiteralPath (Join-Path -Path $folder -ChildPath 'PfWsSdk.asmx')) {
-                $component = 'web_service_sdk'
-            }
-            $webConfig = Read-WebConfig -Folder $folder
-            if ($null -eq $component) {
-                if ($webConfig.app_setting_keys -contains 'USE_WEB_SERVICE_SDK' -or $webConfig.app_setting_keys -contains 'pfup_pfwssdk_PfWsSdk') {
-                    $component = 'user_portal'
+            $folder = ''
+            try {
+                $root = $application.VirtualDirectories | Where-Object { $_.Path -eq '/' } | Select-Object -First 1
+                if ($null -eq $root) {
+                    continue
                 }
-                else {
-                    $leafName = $application.Path.TrimStart('/').ToLowerInvariant()
-                    if ($knownPaths.ContainsKey($leafName)) {
-                        $component = $knownPaths[$leafName]
+                $folder = [System.Environment]::ExpandEnvironmentVariables([string]$root.PhysicalPath)
+                if ([string]::IsNullOrWhiteSpace($folder)) {
+                    $reason = "the IIS application $where has no physical path, so its folder and web.config were not read. Set the application's physical path in IIS Manager (Basic Settings) to the component's folder."
+                    $module.Warn($reason)
+                    if ($null -ne $byPath) {
+                        $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $byPath -Folder $folder -Https $https -WebConfig (New-WebConfigResult) -Reason $reason))
+                    }
+                    continue
+                }
+                $component = $null
+                if (Test-Path -LiteralPath (Join-Path -Path $folder -ChildPath 'PfPaWs.asmx')) {
+                    $component = 'mobile_app_web_service'
+                }
+                elseif (Test-Path -LiteralPath (Join-Path -Path $folder -ChildPath 'PfWsSdk.asmx')) {
+                    $component = 'web_service_sdk'
+                }
+                $status = @{ error = $null }
+                $webConfig = Read-WebConfig -Folder $folder -Status $status
+                if ($null -eq $component) {
+                    if ($webConfig.app_setting_keys -contains 'USE_WEB_SERVICE_SDK' -or $webConfig.app_setting_keys -contains 'pfup_pfwssdk_PfWsSdk') {
+                        $component = 'user_portal'
+                    }
+                    else {
+                        $component = $byPath
                     }
                 }
+                if ($null -ne $status.error) {
+                    $module.Warn("IIS application ${where}: $($status.error)")
+                }
+                if ($null -eq $component) {
+                    continue
+                }
+                $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $component -Folder $folder -Https $https -WebConfig $webConfig -Reason $status.error))
             }
-            if ($null -eq $component) {
-                continue
+            catch {
+                $reason = "cannot read the folder '$folder' of the IIS application $where ($($_.Exception.Message)), so it was skipped. Check the application's physical path in IIS Manager, and that the account Ansible uses can read it."
+                $module.Warn($reason)
+                if ($null -ne $byPath) {
+                    $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $byPath -Folder $folder -Https $https -WebConfig (New-WebConfigResult) -Reason $reason))
+                }
             }
-            $marker = $null
-            $markerPresent = $null
-            if ($markers.ContainsKey($component)) {
-                $marker = $markers[$component]
-                $markerPresent = Test-Path -LiteralPath (Join-Path -Path $folder -ChildPath $marker)
-            }
-            $null = $components.Add([ordered]@{
-                component = $component
-                site = $site.Name
-                site_id = [int]$site.Id
-                virtual_path = $application.Path
-                physical_path = $folder
-                app_pool = $application.ApplicationPoolName
-                marker_file = $marker
-                marker_file_present = $markerPresent
-                https_bindings = $https
-                web_config = $webConfig
-            })
         }
     }
 }

@@ -52,7 +52,14 @@ ENTRIES = [
     {"key": "hostnameport=mfa.contoso.com:443"},
     {"key": "ccs=8443"},
     {"key": "ipport=[::]:443"},
+    {"key": "ipport=[fd00::5]:443"},
 ]
+
+
+def test_0_0_0_0_serves_ipv6_connections_when_there_is_no_ipv6_wildcard() -> None:
+    assert iis_bindings.serving_entry([{"key": "ipport=0.0.0.0:443"}], 443, None, "fd00::9")["key"] == (
+        "ipport=0.0.0.0:443"
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,6 +72,7 @@ ENTRIES = [
         (8443, "intranet.contoso.com", "10.0.0.5", "ccs=8443"),
         (8443, None, "10.0.0.5", None),
         (443, None, "fd00::1", "ipport=[::]:443"),
+        (443, None, "fd00::5", "ipport=[fd00::5]:443"),
     ],
 )
 def test_serving_entry_follows_http_sys_order(port, sni, local_ip, expected) -> None:
@@ -74,7 +82,11 @@ def test_serving_entry_follows_http_sys_order(port, sni, local_ip, expected) -> 
 
 def test_a_specific_ipport_entry_overrides_the_wildcard() -> None:
     assert [e["key"] for e in iis_bindings.overriding_entries(ENTRIES, "ipport=0.0.0.0:443")] == [
-        "ipport=10.0.0.5:443"
+        "ipport=10.0.0.5:443",
+        "ipport=[fd00::5]:443",
+    ]
+    assert [e["key"] for e in iis_bindings.overriding_entries(ENTRIES, "ipport=[::]:443")] == [
+        "ipport=[fd00::5]:443"
     ]
     assert iis_bindings.overriding_entries(ENTRIES, "ipport=10.0.0.5:443") == []
     assert iis_bindings.overriding_entries(ENTRIES, "hostnameport=mfa.contoso.com:443") == []
