@@ -95,12 +95,21 @@ def run(m) -> None:
     requested = m.params.get("bindings") or []
     if not requested and replace is None:
         m.fail(
-            "thumbprint is set but neither bindings nor replace_thumbprint says which bindings get it, so nothing "
-            "was changed. List the bindings, or set replace_thumbprint to the certificate they use now."
+            "thumbprint needs a selection of bindings, so nothing was changed. Set bindings (a list of site and "
+            "binding_information), replace_thumbprint (every binding whose HTTP.sys entry holds that "
+            "certificate), or both."
         )
     store = "WebHosting" if m.params["store_name"] == "WebHosting" else "My"
     m.result.update(
-        {"thumbprint": thumbprint, "store_name": store, "bindings": [], "http_sys": [], "snapshot": []}
+        {
+            "thumbprint": thumbprint,
+            "store_name": store,
+            "bindings": [],
+            "http_sys": [],
+            "snapshot": [],
+            "rolled_back": False,
+            "rollback_verified": False,
+        }
     )
     data = m.host.state.read()
     if not data["iis"]["installed"]:
@@ -117,12 +126,12 @@ def run(m) -> None:
         )
     if not cert["has_private_key"]:
         m.fail(
-            f"certificate {thumbprint} in LocalMachine\\{store} has no private key, so HTTP.sys cannot use it and "
+            f"certificate {thumbprint} in LocalMachine\\{store} has no private key, so HTTP.sys cannot use it; "
             "nothing was changed. Import the PFX that holds the key with mfa_server.tls.certificate_import."
         )
     everything = _all_bindings(data)
     selected = _select(m, data, everything, requested, replace)
-    _refuse_unsafe(m, data, everything, selected)
+    _refuse_unsafe(m, data, everything, selected, thumbprint, store)
     _change(m, data, selected, thumbprint, store)
 
 
@@ -166,17 +175,18 @@ def _select(m, data: dict, everything: list[dict], requested: list[dict], replac
             )
             m.fail(
                 f"site '{site['name']}' has no https binding '{request['binding_information']}', so nothing was "
-                f"changed. Its https bindings: {existing or 'none'}. Fix binding_information "
-                "(mfa_server.tls.iis_tls_info lists every binding)."
+                f"changed. Its https bindings: {existing or 'none'}. Fix binding_information, written as IIS does "
+                "('*:443:', '*:443:mfa.contoso.com', '10.0.0.5:443:', '[::1]:443:'); mfa_server.tls.iis_tls_info "
+                "lists every binding."
             )
         if match["key"] is None:
             m.fail(
-                f"binding {_name(match)} cannot be mapped to an HTTP.sys entry: {match['key_error']}. Nothing was "
-                "changed. Fix the binding in IIS Manager first."
+                f"binding {_name(match)} cannot be mapped to an HTTP.sys entry ({match['key_error']}), so nothing "
+                "was changed. Fix the binding information in IIS as that message says, or leave this binding out."
             )
         if match["ssl_flags"] & 2:
             m.fail(
-                f"binding {_name(match)} uses the Central Certificate Store (sslFlags {match['ssl_flags']}): HTTP.sys "
+                f"binding {_name(match)} uses the Central Certificate Store (sslFlags {match['ssl_flags']}): IIS "
                 "takes its certificate from the CCS share by host name, not from a thumbprint, so nothing was "
                 "changed. Put the new certificate into the Central Certificate Store instead, or leave this "
                 "binding out."
@@ -185,7 +195,12 @@ def _select(m, data: dict, everything: list[dict], requested: list[dict], replac
             selected.append(match)
     if replace is not None:
         for candidate in everything:
-            if candidate["key"] is None or candidate["ssl_flags"] & 2 or candidate in selected:
+            if candidate["key"] is None:
+                m.result.setdefault("warnings", []).append(
+                    f"binding {_name(candidate)} was skipped: {candidate['key_error']}"
+                )
+                continue
+            if candidate["ssl_flags"] & 2 or candidate in selected:
                 continue
             entry = iis.http_sys_entry(data, candidate["key"])
             if entry and (entry.get("certificate_hash") or "").upper() == replace:
@@ -193,7 +208,9 @@ def _select(m, data: dict, everything: list[dict], requested: list[dict], replac
     return selected
 
 
-def _refuse_unsafe(m, data: dict, everything: list[dict], selected: list[dict]) -> None:
+def _refuse_unsafe(
+    m, data: dict, everything: list[dict], selected: list[dict], thumbprint: str, store: str
+) -> None:
     for entry in selected:
         for candidate in everything:
             if candidate in selected or candidate["key"] is None:
@@ -206,11 +223,21 @@ def _refuse_unsafe(m, data: dict, everything: list[dict], selected: list[dict]) 
                     "give the bindings their own entries (SNI with a host name, or a dedicated IP)."
                 )
         current = iis.http_sys_entry(data, entry["key"])
-        if current and current["app_id"].lower() != iis.IIS_APP_ID and not m.params.get("force"):
+        unchanged = (
+            current is not None
+            and (current.get("certificate_hash") or "").upper() == thumbprint
+            and (iis.same_store(current.get("certificate_store_name"), store))
+        )
+        if (
+            current
+            and current["app_id"].lower() != iis.IIS_APP_ID
+            and not unchanged
+            and not m.params.get("force")
+        ):
             m.fail(
-                f"the HTTP.sys entry {current['key']} of binding {_name(entry)} is owned by application "
-                f"{current['app_id']}, not by IIS ({iis.IIS_APP_ID}), so nothing was changed: another program "
-                "registered it and may rely on it. Set force: true to take it over, or leave this binding out."
+                f"the HTTP.sys entry {current['key']} (binding {_name(entry)}) belongs to application id "
+                f"{current['app_id']}, not to IIS ({iis.IIS_APP_ID}): another program manages it, so nothing was "
+                "changed. Set force: true to take it over, or leave this binding out."
             )
 
 
@@ -233,7 +260,7 @@ def _change(m, data: dict, selected: list[dict], thumbprint: str, store: str) ->
                 "key": current["key"] if current else entry["key"],
                 "action": action,
                 "previous_hash": previous_hash,
-                "previous_store_name": previous_store,
+                "previous_store_name": iis.store_display_name(previous_store) if current else "",
                 "new_hash": thumbprint,
                 "new_store_name": store,
                 "app_id": current["app_id"] if current else iis.IIS_APP_ID,
@@ -261,22 +288,13 @@ def _change(m, data: dict, selected: list[dict], thumbprint: str, store: str) ->
                 "changed": keys[name]["action"] != "unchanged",
             }
         )
-        before.append(
-            {
-                "site": entry["site"],
-                "binding_information": entry["binding_information"],
-                "thumbprint": previous_hash,
-                "store_name": shown_store,
-            }
-        )
-        after.append(
-            {
-                "site": entry["site"],
-                "binding_information": entry["binding_information"],
-                "thumbprint": thumbprint,
-                "store_name": store,
-            }
-        )
+        where = {
+            "site": entry["site"],
+            "binding_information": entry["binding_information"],
+            "http_sys_key": keys[name]["key"],
+        }
+        before.append({**where, "thumbprint": previous_hash, "store_name": shown_store})
+        after.append({**where, "thumbprint": thumbprint, "store_name": store})
     changes = [k for k in keys.values() if k["action"] != "unchanged"]
     m.result["bindings"] = results
     m.result["http_sys"] = [{k: v for k, v in row.items() if not k.startswith("_")} for row in keys.values()]
@@ -300,11 +318,19 @@ def _change(m, data: dict, selected: list[dict], thumbprint: str, store: str) ->
     m.result["changed"] = True
 
 
-def _write(m, wanted: list[dict], snapshot: list[dict]) -> None:
-    """HttpSys.Apply / Restore: write each entry; on a failed write restore what was written and fail."""
+def _write(m, wanted: list[dict], snapshot: list[dict], roll_back: bool = True) -> None:
+    """HttpSys.Apply (roll_back: a failed write restores what was written) or HttpSys.Restore (a failed
+    restore is reported as it is: there is nothing better to go back to)."""
     fails_after = (m.host.state.read().get("faults") or {}).get("set_fails_after")
     for written, target in enumerate(wanted):
         if fails_after is not None and written >= fails_after:
+            if not roll_back:
+                m.result.update({"changed": written > 0, "rolled_back": False, "rollback_verified": False})
+                m.fail(
+                    f"restoring the HTTP.sys entry {target['key']} failed ({ERROR_ACCESS_DENIED}) after {written} "
+                    "of the entries were written. Check them with mfa_server.tls.iis_tls_info and run the "
+                    "restore again; 'snapshot' holds the entries as they were before this run."
+                )
             _restore_after_failure(m, snapshot, target["key"])
         with m.host.state.change() as live:
             current = iis.http_sys_entry(live, target["key"])
@@ -332,9 +358,12 @@ def _restore_after_failure(
     with m.host.state.change() as live:
         for row in snapshot:
             current = iis.http_sys_entry(live, row["key"])
-            if current is not None:
+            if current is not None and row["exists"]:
+                current.clear()
+                current.update(_entry_from_snapshot(row))
+            elif current is not None:
                 live["http_sys"].remove(current)
-            if row["exists"]:
+            elif row["exists"]:
                 live["http_sys"].append(_entry_from_snapshot(row))
     live = m.host.state.read()
     verified = all(
@@ -352,6 +381,14 @@ def _restore_after_failure(
     )
 
 
+def _shown_store(entry: dict | None) -> str:
+    return (
+        iis.store_display_name(entry.get("certificate_store_name"))
+        if entry and entry.get("certificate_hash")
+        else ""
+    )
+
+
 def _run_restore(m) -> None:
     for option in ("thumbprint", "bindings", "replace_thumbprint"):
         if m.params.get(option):
@@ -360,15 +397,24 @@ def _run_restore(m) -> None:
             )
     data = m.host.state.read()
     rows = []
-    for row in m.params["restore"]:
+    for position, row in enumerate(m.params["restore"]):
+        label = f"restore[{position}] (key '{row['key']}')"
         try:
             iis.iis_bindings.parse_key(row["key"])
-        except (iis.BindingError, ValueError):
+        except (iis.BindingError, ValueError) as exc:
             m.fail(
-                f"restore names '{row['key']}', which is not an HTTP.sys key, so nothing was changed. Pass the "
-                "'snapshot' that this module returned unchanged."
+                f"{label} is not an HTTP.sys key ({exc}), so nothing was changed. Pass the 'snapshot' this module "
+                "returned unchanged, or write keys as iis_tls_info reports them: ipport=0.0.0.0:443, "
+                "ipport=[::1]:443, hostnameport=mfa.contoso.com:443, ccs=443."
+            )
+        if row["exists"] and not row.get("certificate_hash") and not row["key"].startswith("ccs="):
+            m.fail(
+                f"{label} has exists: true but no certificate_hash: an {row['key'].split('=')[0]} entry always "
+                "holds a certificate, so nothing was changed. Give certificate_hash (and certificate_store_name), "
+                "or set exists: false to delete the entry."
             )
         rows.append(row)
+    m.result.update({"rolled_back": False, "rollback_verified": False})
     results, wanted = [], []
     m.result["snapshot"] = [snapshot_row(data, row["key"]) for row in rows]
     for row in rows:
@@ -385,11 +431,11 @@ def _run_restore(m) -> None:
                 "key": row["key"],
                 "action": action,
                 "previous_hash": (current or {}).get("certificate_hash") or "",
-                "previous_store_name": (current or {}).get("certificate_store_name") or "",
+                "previous_store_name": _shown_store(current),
                 "new_hash": (target or {}).get("certificate_hash") or "",
-                "new_store_name": (target or {}).get("certificate_store_name") or "",
-                "app_id": (target or current or {}).get("app_id") or "",
-                "default_flags": int((target or current or {}).get("default_flags") or 0),
+                "new_store_name": _shown_store(target),
+                "app_id": target["app_id"] if target else None,
+                "default_flags": target["default_flags"] if target else None,
             }
         )
         if action != "unchanged":
@@ -397,8 +443,14 @@ def _run_restore(m) -> None:
                 dict(copy.deepcopy(target), _delete=False) if target else {"key": row["key"], "_delete": True}
             )
     m.result.update({"bindings": [], "http_sys": results, "thumbprint": None, "store_name": None})
+    if wanted and m.diff:
+        after = [
+            snapshot_row({"http_sys": [_entry_from_snapshot(r)] if r["exists"] else []}, r["key"])
+            for r in rows
+        ]
+        m.result["diff"] = {"before": {"http_sys": m.result["snapshot"]}, "after": {"http_sys": after}}
     if not wanted or m.check_mode:
         m.result["changed"] = bool(wanted)
         return
-    _write(m, wanted, m.result["snapshot"])
+    _write(m, wanted, m.result["snapshot"], roll_back=False)
     m.result["changed"] = True

@@ -35,7 +35,7 @@ def _binding_row(data: dict, binding: dict) -> dict:
         return row
     row["http_sys_key"] = key
     entry = iis.http_sys_entry(data, key)
-    if key.startswith("ccs="):
+    if key.startswith("ccs=") and entry is not None:
         row["http_sys_status"] = "ccs"
     elif entry is None or not entry.get("certificate_hash"):
         row["http_sys_status"] = "missing"

@@ -131,11 +131,13 @@ def parse_key(key: str) -> BindingKey:
     if kind == "ccs":
         return BindingKey("ccs", "", int(rest))
     where, _sep, port = rest.rpartition(":")
-    if kind == "ipport":
+    if kind == "ipport" and (":" not in where or (where.startswith("[") and where.endswith("]"))):
         return BindingKey("ipport", str(ipaddress.ip_address(where.strip("[]"))), int(port))
-    if kind == "hostnameport":
+    if kind == "hostnameport" and where:
         return BindingKey("hostnameport", where, int(port))
-    raise BindingError(f"'{key}' is not an HTTP.sys key (ipport=IP:port, hostnameport=host:port, ccs=port)")
+    raise BindingError(
+        f"'{key}' is not an HTTP.sys key (ipport=IP:port with IPv6 in brackets, hostnameport=host:port, ccs=port)"
+    )
 
 
 def snapshot_of(entries: list[dict], key: str) -> dict:

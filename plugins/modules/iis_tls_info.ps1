@@ -496,11 +496,11 @@ foreach ($entry in (ConvertTo-OrdinalSortedList -Items $httpSysEntries -Property
                 store = $storeName
                 sort_key = $hash + [char]0 + $storeName
                 used_by = (New-Object -TypeName System.Collections.ArrayList)
-                keys = (New-Object -TypeName System.Collections.ArrayList)
+                entry_keys = (New-Object -TypeName System.Collections.ArrayList)
             }
             $null = $referenceOrder.Add($references[$id])
         }
-        $null = $references[$id].keys.Add([string]$entry.Key)
+        $null = $references[$id].entry_keys.Add([string]$entry.Key)
         foreach ($binding in $mapped) {
             $null = $references[$id].used_by.Add($binding)
         }
@@ -524,8 +524,8 @@ $certificates = New-Object -TypeName System.Collections.ArrayList
 foreach ($reference in (ConvertTo-OrdinalSortedList -Items $referenceOrder -Property 'sort_key')) {
     $report = Get-CertificateReport -Thumbprint $reference.thumbprint -StoreName $reference.store
     $report.used_by = @($reference.used_by)
-    $reference.keys.Sort([System.StringComparer]::Ordinal)
-    $report.http_sys_keys = @($reference.keys)
+    $reference.entry_keys.Sort([System.StringComparer]::Ordinal)
+    $report.http_sys_keys = @($reference.entry_keys)
     $null = $certificates.Add($report)
 }
 $module.Result.certificates = @($certificates)

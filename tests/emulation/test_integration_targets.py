@@ -50,6 +50,7 @@ FIXTURE_SITES = [
             _binding("https", "*:18443:"),
             _binding("https", "*:18444:sni.mfa-tls-it.test", 1),
             _binding("https", "[::1]:18445:"),
+            _binding("https", "*:18446:"),
         ],
     },
     {
@@ -62,14 +63,39 @@ FIXTURE_SITES = [
             _binding("https", "*:18443:other.mfa-tls-it.test"),
         ],
     },
+    {
+        "id": 4,
+        "name": "mfa-tls-it-3",
+        "state": "Started",
+        "physical_path": "C:\\inetpub\\mfa-tls-it",
+        "bindings": [
+            _binding("http", "*:18082:it3.mfa-tls-it.test"),
+            _binding("https", "fd00:20::5:18447:"),  # IPv6 without brackets: Windows cannot map it
+        ],
+    },
 ]
+IT_B = "6F5041D8D5E422265E245DFDE02BB686B708C0AB"
+# Another program's entry for *:18446: (on a real host the target makes it with netsh after importing B).
+FOREIGN_ENTRY = {
+    "key": "ipport=0.0.0.0:18446",
+    "certificate_hash": IT_B,
+    "certificate_store_name": "MY",
+    "app_id": "{8e5c9a4b-1f2d-4c3b-9a7e-0d1c2b3a4f56}",
+    "default_flags": 0,
+    "cert_check_mode": 0,
+    "revocation_freshness_time": 0,
+    "revocation_url_retrieval_timeout": 0,
+    "ctl_identifier": "",
+    "ctl_store_name": "",
+}
 
 
 @pytest.fixture(scope="module")
 def it_lab(tmp_path_factory) -> Lab:
     directory = tmp_path_factory.mktemp("it-lab")
     scenario = directory / "integration-fixture.json"
-    scenario.write_text(json.dumps({"base": "seed", "append": {"*": {"sites": FIXTURE_SITES}}}, indent=1))
+    fixture = {"sites": FIXTURE_SITES, "http_sys": [FOREIGN_ENTRY]}
+    scenario.write_text(json.dumps({"base": "seed", "append": {"*": fixture}}, indent=1))
     with running_lab(directory / "lab", 1, str(scenario)) as lab:
         yield lab
 
@@ -135,15 +161,25 @@ def test_integration_targets_pass_against_the_lab(it_lab, tmp_path):
     assert all(ran.get(target) for target in TARGETS), ran
     assert any(c["thumbprint"] == IT_A and c["has_private_key"] for c in truth["stores"]["My"])
     assert any(c["thumbprint"] == IT_INTERMEDIATE for c in truth["stores"]["CA"])
-    served = {k: v for k, v in served_certificates(truth).items() if k[0].startswith("mfa-tls-it-")}
-    assert set(served.values()) == {IT_A}  # rolled back to A at the end
+    served = {k: v for k, v in served_certificates(truth).items() if k[0] in ("mfa-tls-it-1", "mfa-tls-it-2")}
+    assert set(served.values()) == {IT_A, IT_B}  # A where the targets bound it; B on the foreign entry
+    assert served[("mfa-tls-it-1", "*:18446:")] == IT_B
     fixture = [s for s in truth["sites"] if s["name"].startswith("mfa-tls-it-")]
     assert fixture == FIXTURE_SITES  # IIS configuration is never touched
-    keys = {e["key"]: e["certificate_hash"] for e in truth["http_sys"]}
-    assert {k: v for k, v in keys.items() if ":1844" in k} == {
-        "ipport=0.0.0.0:18443": IT_A,
-        "hostnameport=sni.mfa-tls-it.test:18444": IT_A,
-        "ipport=[::1]:18445": IT_A,
+    entries = {e["key"]: e for e in truth["http_sys"] if ":1844" in e["key"]}
+    assert set(entries) == {
+        "ipport=0.0.0.0:18443",
+        "hostnameport=sni.mfa-tls-it.test:18444",
+        "ipport=[::1]:18445",
+        "ipport=0.0.0.0:18446",
     }
+    for key in ("ipport=0.0.0.0:18443", "hostnameport=sni.mfa-tls-it.test:18444", "ipport=[::1]:18445"):
+        entry = entries[key]
+        assert (entry["certificate_hash"], entry["app_id"], entry["default_flags"]) == (
+            IT_A,
+            "{4dc3e181-e14b-4a21-b022-59fc669b0914}",
+            0,
+        ), key
+    assert entries["ipport=0.0.0.0:18446"] == FOREIGN_ENTRY  # given back exactly after the forced take-over
     seed_site = next(s for s in truth["sites"] if s["name"] == "Default Web Site")
     assert IT_A not in json.dumps(seed_site)  # never touched

@@ -73,7 +73,7 @@ def test_arguments_outside_documentation_are_refused(seed_lab, args, message):
 
 def test_binding_arguments_refused(seed_lab):
     missing = seed_lab.module("mfa01", "mfa_server.tls.iis_binding_certificate", {"store_name": "My"})
-    assert missing["failed"] and "missing required arguments: thumbprint" in missing["msg"]
+    assert missing["failed"] and "one of the following is required: thumbprint, restore" in missing["msg"]
     choice = seed_lab.module(
         "mfa01",
         "mfa_server.tls.iis_binding_certificate",
