@@ -171,7 +171,7 @@ def _mac_key(hash_name: str, password: str | None, salt: bytes, iterations: int)
 
     # D || I, hashed `iterations` times; the key is one hash output long, so one block A_1 is the key.
     a = bytes([3]) * v + stretch(salt) + stretch(_bmp(password))
-    for _ in range(iterations):
+    for _round in range(iterations):
         a = hashlib.new(hash_name, a).digest()
     return a[:u]
 

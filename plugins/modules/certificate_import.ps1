@@ -4,6 +4,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
+#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
 #AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.CertificateInfo
 
 $spec = @{
@@ -64,17 +65,9 @@ function Get-ChainKind {
 }
 
 function Format-Thumbprint {
-    # One form for every thumbprint (tests/vectors/windows_rules.json): upper-case hex, no separators or
-    # invisible marks; $null when the value is not a SHA-1 thumbprint.
+    # One form for every thumbprint, the shared rule (tests/vectors/windows_rules.json); $null when invalid.
     param($Value)
-    if ($null -eq $Value) {
-        return $null
-    }
-    $clean = ([string]$Value -replace '[\s\u200e\u200f\ufeff:-]', '').ToUpperInvariant()
-    if ($clean -cnotmatch '^[0-9A-F]{40}$') {
-        return $null
-    }
-    return $clean
+    return [MfaServerTls.WindowsRules]::NormalizeThumbprint([string]$Value)
 }
 
 function Test-InStore {

@@ -91,11 +91,11 @@ def pfx_null_password(leaf: pki.Issued, cas: list[pki.Issued]) -> bytes:
     return emulation.remac(pfx_empty_password(leaf, cas), None)
 
 
-def v1_root(common_name: str) -> pki.Issued:
-    """A real X.509 v1 self-signed certificate (no version field, no extensions), as old roots are."""
+def root_without_basic_constraints(common_name: str) -> pki.Issued:
+    """A v3 self-signed certificate with no extensions at all (no BasicConstraints)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, common_name)])
-    v3 = (
+    cert = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -105,7 +105,14 @@ def v1_root(common_name: str) -> pki.Issued:
         .not_valid_after(pki.now() + dt.timedelta(days=3650))
         .sign(key, hashes.SHA256())
     )
-    tbs = v3.tbs_certificate_bytes
+    return pki.Issued(cert, key)
+
+
+def v1_root(common_name: str) -> pki.Issued:
+    """A real X.509 v1 self-signed certificate (no version field, no extensions), as old roots are."""
+    v3 = root_without_basic_constraints(common_name)
+    key = v3.key
+    tbs = v3.cert.tbs_certificate_bytes
     header = 2 + (tbs[1] & 0x7F if tbs[1] & 0x80 else 0)
     body = tbs[header:]
     assert body.startswith(bytes.fromhex("a003020102"))  # [0] EXPLICIT INTEGER 2 (v3): dropped = v1
@@ -231,19 +238,7 @@ def test_pfx_with_a_root_without_basic_constraints(lab, version):
     if version == "v1":
         root = v1_root("Safety Legacy Root v1")
     else:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "Safety Legacy Root v3")])
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(pki.now() - dt.timedelta(days=1))
-            .not_valid_after(pki.now() + dt.timedelta(days=3650))
-            .sign(key, hashes.SHA256())
-        )
-        root = pki.Issued(cert, key)
+        root = root_without_basic_constraints("Safety Legacy Root v3")
     issuing = pki.make_intermediate(root, f"Safety Issuing CA under {version}")
     leaf = pki.make_leaf(issuing, [f"{version}.legacy-root.test"])
     args = {"content": b64(pki.pfx_bytes(leaf, [issuing, root], "Pfx-Pass-3")), "password": "Pfx-Pass-3"}

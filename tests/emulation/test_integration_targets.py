@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from lab import iis
+
 from lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, running_lab, served_certificates
 
 TARGETS = ("certificate_import", "iis_binding_certificate", "iis_tls_info", "mfa_server_info")
@@ -76,18 +78,9 @@ FIXTURE_SITES = [
 ]
 IT_B = "6F5041D8D5E422265E245DFDE02BB686B708C0AB"
 # Another program's entry for *:18446: (on a real host the target makes it with netsh after importing B).
-FOREIGN_ENTRY = {
-    "key": "ipport=0.0.0.0:18446",
-    "certificate_hash": IT_B,
-    "certificate_store_name": "MY",
-    "app_id": "{8e5c9a4b-1f2d-4c3b-9a7e-0d1c2b3a4f56}",
-    "default_flags": 0,
-    "cert_check_mode": 0,
-    "revocation_freshness_time": 0,
-    "revocation_url_retrieval_timeout": 0,
-    "ctl_identifier": "",
-    "ctl_store_name": "",
-}
+FOREIGN_ENTRY = iis.new_entry(
+    "ipport=0.0.0.0:18446", IT_B, "MY", app_id="{8e5c9a4b-1f2d-4c3b-9a7e-0d1c2b3a4f56}"
+)
 
 
 @pytest.fixture(scope="module")

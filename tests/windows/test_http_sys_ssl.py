@@ -69,7 +69,7 @@ def _require(*tools: str) -> None:
 
 
 def _run(cmd: list[str], cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
 
 
 def _mcs(args: list[str]) -> subprocess.CompletedProcess:
