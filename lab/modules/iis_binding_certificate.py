@@ -17,7 +17,9 @@ import copy
 from lab import iis
 from lab.state import find_cert
 
-ERROR_ACCESS_DENIED = "Access is denied. (Win32 error 5)"
+ERROR_ACCESS_DENIED = (
+    "Access denied (Win32 error 5)"  # Win32Exception(5).Message + the code, as HttpSys says it
+)
 
 
 def _name(entry: dict) -> str:
@@ -323,6 +325,10 @@ def _write(m, wanted: list[dict], snapshot: list[dict], roll_back: bool = True) 
     restore is reported as it is: there is nothing better to go back to)."""
     fails_after = (m.host.state.read().get("faults") or {}).get("set_fails_after")
     for written, target in enumerate(wanted):
+        existed = any(
+            iis.iis_bindings.same_key(row["key"], target["key"]) and row["exists"] for row in snapshot
+        )
+        function = "HttpUpdateServiceConfiguration" if existed else "HttpSetServiceConfiguration"
         if fails_after is not None and written >= fails_after:
             if not roll_back:
                 m.result.update({"changed": written > 0, "rolled_back": False, "rollback_verified": False})
@@ -331,7 +337,10 @@ def _write(m, wanted: list[dict], snapshot: list[dict], roll_back: bool = True) 
                     "of the entries were written. Check them with mfa_server.tls.iis_tls_info and run the "
                     "restore again; 'snapshot' holds the entries as they were before this run."
                 )
-            _restore_after_failure(m, snapshot, target["key"])
+            touched = [row["key"] for row in snapshot[: written + 1]]
+            _restore_after_failure(
+                m, snapshot, target["key"], f"{function} returned {ERROR_ACCESS_DENIED}", touched
+            )
         with m.host.state.change() as live:
             current = iis.http_sys_entry(live, target["key"])
             if target.get("_delete"):
@@ -348,13 +357,17 @@ def _write(m, wanted: list[dict], snapshot: list[dict], roll_back: bool = True) 
         expected = None if target.get("_delete") else target
         if not _same_entry(now, expected):
             _restore_after_failure(
-                m, snapshot, target["key"], reason="the entry read back differs from what was written"
+                m,
+                snapshot,
+                target["key"],
+                "reading the entry back after the change shows a different entry than was written",
+                [row["key"] for row in snapshot],
             )
 
 
-def _restore_after_failure(
-    m, snapshot: list[dict], failed_key: str, reason: str = ERROR_ACCESS_DENIED
-) -> None:
+def _restore_after_failure(m, snapshot: list[dict], failed_key: str, what: str, touched: list[str]) -> None:
+    """HttpSys.Apply's ChangeFailed: put back the entries written so far, read them back, and say so as the
+    module does (the C# message, then the module's own sentence)."""
     with m.host.state.change() as live:
         for row in snapshot:
             current = iis.http_sys_entry(live, row["key"])
@@ -373,12 +386,15 @@ def _restore_after_failure(
         for row in snapshot
     )
     m.result.update({"changed": not verified, "rolled_back": True, "rollback_verified": verified})
-    state = "restored and verified" if verified else "restored but NOT verified: check them with iis_tls_info"
-    m.fail(
-        f"writing the HTTP.sys entry {failed_key} failed ({reason}). The previous entries ({len(snapshot)}) were "
-        f"{state}. Nothing else was changed. Run again once the cause is fixed; 'snapshot' holds the previous "
-        "entries for a restore."
-    )
+    keys = ", ".join(touched)
+    if verified:
+        outcome = f"The previous entries ({keys}) were restored and verified by reading them back. Nothing was changed."
+    else:
+        outcome = (
+            f"The previous entries ({keys}) were written back but NOT verified. The entries as they were before "
+            "this run are in the returned 'snapshot': pass it to this module as 'restore' once the cause is fixed."
+        )
+    m.fail(f"HTTP.sys change of {failed_key} failed: {what}. {outcome}")
 
 
 def _shown_store(entry: dict | None) -> str:

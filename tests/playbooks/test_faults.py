@@ -29,7 +29,11 @@ def _https_hashes(state: dict) -> set[str]:
     ("host", "fault", "message"),
     [
         ("mfa01", ["import-fails"], "importing the PFX failed"),
-        ("mfa02", ["set-fails-after", "0"], "writing the HTTP.sys entry ipport=0.0.0.0:443 failed"),
+        (
+            "mfa02",
+            ["set-fails-after", "0"],
+            "HTTP.sys change of ipport=0.0.0.0:443 failed: HttpUpdateServiceConfiguration returned Access denied",
+        ),
         ("mfa03", ["no-intermediates"], "INCOMPLETE_CHAIN"),
         ("mfa04", ["drop-connection", "iis_binding_certificate"], "Connection aborted"),
     ],
