@@ -49,7 +49,7 @@ def up(args) -> int:
     if _pid(lab_dir):
         print(f"lab: already up in {lab_dir}")
         return 0
-    config = fleet.prepare(lab_dir, args.hosts, args.scenario)
+    config = fleet.prepare(lab_dir, args.hosts, args.scenario, args.command_delay)
     with open(lab_dir / "lab.log", "ab") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
             [sys.executable, "-m", "lab", "serve", "--dir", str(lab_dir)],
@@ -234,6 +234,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hosts", type=int, default=3)
     p.add_argument("--dir", default="lab-state")
     p.add_argument("--scenario", default="seed", help="seed | traps | divergent | FILE (JSON)")
+    p.add_argument(
+        "--command-delay",
+        type=float,
+        default=0.0,
+        help="seconds each WinRM command execution costs, per host and concurrently across hosts, as on Windows",
+    )
     p.add_argument("--timeout", type=float, default=60)
     p.set_defaults(func=up)
     p = sub.add_parser("down", help="stop the lab (its state stays in DIR)")

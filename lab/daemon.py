@@ -55,7 +55,7 @@ def serve(lab_dir: Path) -> None:
     os.environ["NTLM_USER_FILE"] = str(lab_dir / "ntlm-users")
     acceptor = listeners.Acceptor()
     for entry in config["hosts"]:
-        host = Host(entry["name"], lab_dir)
+        host = Host(entry["name"], lab_dir, float(config.get("command_delay") or 0))
         state = HostState(lab_dir, entry["name"])
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.minimum_version = ssl.TLSVersion.TLSv1_2

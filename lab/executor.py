@@ -31,6 +31,9 @@ class DropConnection(Exception):
 class Host:
     name: str
     lab_dir: Path
+    # Seconds every WinRM command execution costs before it answers (lab up --command-delay): on Windows each
+    # is a new powershell.exe with the exec wrapper and the C# compiled again (docs/windows-model.md 8).
+    command_delay: float = 0.0
 
     @property
     def state(self) -> HostState:

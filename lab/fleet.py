@@ -37,7 +37,7 @@ def address(octet: int, index: int) -> str:
     return str(ipaddress.IPv4Address(f"127.{octet}.0.1") + index)
 
 
-def prepare(lab_dir: Path, count: int, scenario: str) -> dict:
+def prepare(lab_dir: Path, count: int, scenario: str, command_delay: float = 0.0) -> dict:
     lab_dir.mkdir(parents=True, exist_ok=True)
     ca = LabCA(lab_dir)
     ca.ensure()
@@ -69,6 +69,7 @@ def prepare(lab_dir: Path, count: int, scenario: str) -> dict:
         if name not in known:
             config["hosts"].append({"name": name, "index": index, "address": address(config["octet"], index)})
     config["hosts"] = [h for h in config["hosts"] if h["index"] <= count]
+    config["command_delay"] = command_delay
     config_path.write_text(json.dumps(config, indent=1))
     (lab_dir / "ntlm-users").write_text(ntlm_user_file_line(config["user"], config["password"]))
     (lab_dir / "ntlm-users").chmod(0o600)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
@@ -166,6 +167,10 @@ class WinRMHandler(http.server.BaseHTTPRequestHandler):
             return wsman.sent(request)
         if op == "Receive":
             if command.result is None:
+                if self.host.command_delay:
+                    time.sleep(
+                        self.host.command_delay
+                    )  # this connection's thread only: hosts stay concurrent
                 command.result = executor.run(self.host, command.cmdline, bytes(command.stdin))
             stdout, stderr, rc = command.result
             return wsman.received(request, request.command_id or "", stdout, stderr, rc)

@@ -46,6 +46,7 @@ class ModuleRun:
 def _handlers() -> dict:
     from lab.modules import (
         certificate_import,
+        host_tls_info,
         iis_binding_certificate,
         iis_tls_info,
         mfa_server_info,
@@ -56,6 +57,7 @@ def _handlers() -> dict:
     return {
         "ansible.windows.win_ping": (win_ping.run, win_ping.SPEC),
         "ansible.windows.setup": (setup.run, setup.SPEC),
+        "mfa_server.tls.host_tls_info": (host_tls_info.run, None),
         "mfa_server.tls.iis_tls_info": (iis_tls_info.run, None),
         "mfa_server.tls.mfa_server_info": (mfa_server_info.run, None),
         "mfa_server.tls.certificate_import": (certificate_import.run, None),

@@ -1,10 +1,11 @@
 # Copyright: mfa_server.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""tls_facts: two module executions on the Windows host, everything else on the controller.
+"""tls_facts: one module execution on the Windows host, everything else on the controller.
 
-Runs mfa_server.tls.iis_tls_info and mfa_server.tls.mfa_server_info on the host, then judges every
-HTTPS binding server side (trust engine) and from the phone's side (probe from the controller), in
-this process: no further module execution, no further WinRM round trip.
+Runs mfa_server.tls.host_tls_info on the host (IIS, HTTP.sys, certificates and the MFA Server install in one
+powershell.exe: on Windows each module execution costs seconds), then judges every HTTPS binding server
+side (trust engine) and from the phone's side (probe from the controller), in this process: no further
+module execution, no further WinRM round trip.
 """
 
 from __future__ import annotations
@@ -40,20 +41,20 @@ class ActionModule(ControllerAction):
             raise ActionFailure(
                 f"probe_addresses maps IIS ports to host:port; a key is not a port: {error}."
             ) from error
-        facts = {}
-        for module, module_args in (
-            ("mfa_server.tls.iis_tls_info", {"sites": args["sites"]}),
-            ("mfa_server.tls.mfa_server_info", {}),
-        ):
-            answer = self._execute_module(module_name=module, module_args=module_args, task_vars=task_vars)
-            if answer.get("failed") or answer.get("unreachable"):
-                return answer | {"msg": f"{module} failed on the host: {answer.get('msg', 'no message')}"}
-            facts[module] = answer
+        module = "mfa_server.tls.host_tls_info"
+        answer = self._execute_module(
+            module_name=module, module_args={"sites": args["sites"]}, task_vars=task_vars
+        )
+        if answer.get("failed") or answer.get("unreachable"):
+            return answer | {"msg": f"{module} failed on the host: {answer.get('msg', 'no message')}"}
         review = review_host(
-            facts["mfa_server.tls.iis_tls_info"],
-            facts["mfa_server.tls.mfa_server_info"],
+            answer["iis"],
+            answer["mfa_server"],
             args["public_name"] or task_vars.get("inventory_hostname"),
             probe_addresses,
             settings,
         )
-        return {"changed": False, "compliant": review["compliant"], "ansible_facts": {"mfa_tls": review}}
+        result = {"changed": False, "compliant": review["compliant"], "ansible_facts": {"mfa_tls": review}}
+        if answer.get("warnings"):
+            result["warnings"] = answer["warnings"]
+        return result

@@ -4,7 +4,10 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.MfaServerReport
+
+# Read-only. The report itself is Get-MfaServerReport in module_utils/MfaServerReport.psm1, which
+# mfa_server.tls.host_tls_info calls too; this module only passes its options in and its results out.
 
 $spec = @{
     options = @{
@@ -15,319 +18,32 @@ $spec = @{
 
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 
-$endOfSupport = '2024-09-30'
-$module.Result.installed = $false
-$module.Result.version = $null
-$module.Result.version_source = 'none'
-$module.Result.product_name = $null
-$module.Result.install_path = $null
-$module.Result.registry_key_present = $false
-$module.Result.service = [ordered]@{ found = $false; name = $null; display_name = $null; state = $null; start_mode = $null }
-$module.Result.components = @()
-$module.Result.end_of_support = $endOfSupport
-$module.Result.end_of_support_reached = ([DateTime]::UtcNow.Date -ge [DateTime]::ParseExact($endOfSupport, 'yyyy-MM-dd', [System.Globalization.CultureInfo]::InvariantCulture))
-$module.Result.mobile_app_web_service_required = $null
-
-$secretKeys = @('WEB_SERVICE_SDK_AUTHENTICATION_USERNAME', 'WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD')
-$defaultFolders = @(
-    'C:\Program Files\Multi-Factor Authentication Server',
-    'C:\Program Files\PhoneFactor',
-    'C:\Program Files\Azure Multi-Factor Authentication'
-)
-$knownPaths = @{
-    'multifactorauth' = 'user_portal'
-    'phonefactor' = 'user_portal'
-    'multifactorauthmobileappwebservice' = 'mobile_app_web_service'
-    'phonefactorphoneappwebservice' = 'mobile_app_web_service'
-    'multifactorauthwebservicesdk' = 'web_service_sdk'
-    'phonefactorwebservicesdk' = 'web_service_sdk'
+$warnings = New-Object -TypeName System.Collections.ArrayList
+$report = $null
+try {
+    $report = Get-MfaServerReport -InstallPath $module.Params.install_path -Warnings $warnings
 }
-$markers = @{
-    'mobile_app_web_service' = 'PfPaWs.asmx'
-    'web_service_sdk' = 'PfWsSdk.asmx'
+catch {
+    # The report's own failure carries what was gathered until then; anything else is unexpected and is
+    # left to the module wrapper, as before the report moved into a module util.
+    if ($null -eq $_.Exception.Data -or -not $_.Exception.Data.Contains('MfaServerTls.Report')) {
+        throw
+    }
+    foreach ($w in $warnings) {
+        $module.Warn($w)
+    }
+    $partial = $_.Exception.Data['MfaServerTls.Report']
+    foreach ($key in @($partial.Keys)) {
+        $module.Result[$key] = $partial[$key]
+    }
+    $module.FailJson($_.Exception.Message, $_)
 }
 
-function ConvertTo-SnakeCase {
-    param([string]$Value)
-    return ($Value -creplace '([a-z])([A-Z])', '$1_$2').ToLowerInvariant()
+foreach ($w in $warnings) {
+    $module.Warn($w)
 }
-
-function New-WebConfigResult {
-    # What is reported of a web.config that is missing or was not read.
-    return [ordered]@{
-        present = $false
-        sdk_url = $null
-        sdk_url_key = $null
-        use_web_service_sdk = $null
-        ssl_required = $null
-        sdk_username_set = $false
-        sdk_password_set = $false
-        app_setting_keys = @()
-    }
+foreach ($key in @($report.Keys)) {
+    $module.Result[$key] = $report[$key]
 }
-
-function Read-WebConfig {
-    # Non-secret settings of a web.config; credential values never leave this function. When the file
-    # exists but cannot be read or parsed, $Status.error is the reason (and present stays false).
-    param([string]$Folder, [hashtable]$Status)
-    $result = New-WebConfigResult
-    $path = Join-Path -Path $Folder -ChildPath 'web.config'
-    if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
-        return $result
-    }
-    try {
-        $xml = New-Object -TypeName System.Xml.XmlDocument
-        $xml.XmlResolver = $null
-        $xml.Load($path)
-    }
-    catch {
-        $Status.error = "cannot read $path ($($_.Exception.Message)), so its settings are not reported. Repair the XML of the file, or give the account Ansible uses read access to it."
-        return $result
-    }
-    $result.present = $true
-    $settings = [ordered]@{}
-    foreach ($node in $xml.SelectNodes('/configuration/appSettings/add')) {
-        $key = $node.GetAttribute('key')
-        if ($key) {
-            $settings[$key] = $node.GetAttribute('value')
-        }
-    }
-    foreach ($node in $xml.SelectNodes('/configuration/applicationSettings/*/setting')) {
-        $key = $node.GetAttribute('name')
-        if ($key) {
-            $valueNode = $node.SelectSingleNode('value')
-            $value = $null
-            if ($null -ne $valueNode) {
-                $value = $valueNode.InnerText
-            }
-            $settings[$key] = $value
-        }
-    }
-    foreach ($key in $settings.Keys) {
-        $value = $settings[$key]
-        if ($key -eq 'WEB_SERVICE_SDK_AUTHENTICATION_USERNAME') {
-            $result.sdk_username_set = -not [string]::IsNullOrEmpty($value)
-        }
-        elseif ($key -eq 'WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD') {
-            $result.sdk_password_set = -not [string]::IsNullOrEmpty($value)
-        }
-        elseif ($key -eq 'USE_WEB_SERVICE_SDK') {
-            $result.use_web_service_sdk = $value
-        }
-        elseif ($key -eq 'SSL_REQUIRED') {
-            $result.ssl_required = $value
-        }
-        elseif ($key -like '*pfwssdk*' -and $null -eq $result.sdk_url) {
-            $result.sdk_url = $value
-            $result.sdk_url_key = $key
-        }
-    }
-    $keys = [string[]]@($settings.Keys)
-    [System.Array]::Sort($keys, [System.StringComparer]::Ordinal)
-    $result.app_setting_keys = @($keys)
-    return $result
-}
-
-# ---- install ---------------------------------------------------------------------------------------
-$uninstallRoots = @(
-    'HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall',
-    'HKLM:\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall'
-)
-$product = $null
-foreach ($root in $uninstallRoots) {
-    if (-not (Test-Path -LiteralPath $root)) {
-        continue
-    }
-    foreach ($key in (Get-ChildItem -LiteralPath $root -ErrorAction SilentlyContinue)) {
-        $name = [string]$key.GetValue('DisplayName', '')
-        if ($name -match 'Multi-Factor Authentication Server|PhoneFactor' -and $name -notmatch 'Portal|Mobile|Web Service|SDK|AD FS|Adapter') {
-            $product = @{
-                name = $name
-                version = [string]$key.GetValue('DisplayVersion', '')
-                location = [string]$key.GetValue('InstallLocation', '')
-            }
-            break
-        }
-    }
-    if ($null -ne $product) {
-        break
-    }
-}
-$registryPresent = Test-Path -LiteralPath 'HKLM:\SOFTWARE\Wow6432Node\Positive Networks\PhoneFactor'
-$module.Result.registry_key_present = $registryPresent
-
-$installPath = $null
-$candidates = @()
-if ($module.Params.install_path) {
-    $candidates += $module.Params.install_path
-}
-if ($null -ne $product -and $product.location) {
-    $candidates += $product.location
-}
-$candidates += $defaultFolders
-foreach ($candidate in $candidates) {
-    if ($candidate -and (Test-Path -LiteralPath $candidate -PathType Container)) {
-        $installPath = (Get-Item -LiteralPath $candidate).FullName.TrimEnd('\')
-        break
-    }
-}
-$module.Result.install_path = $installPath
-
-if ($null -ne $product) {
-    $module.Result.product_name = $product.name
-    if ($product.version) {
-        $module.Result.version = $product.version
-        $module.Result.version_source = 'uninstall'
-    }
-}
-if ($null -eq $module.Result.version -and $null -ne $installPath) {
-    $exe = Join-Path -Path $installPath -ChildPath 'MultiFactorAuthSvc.exe'
-    if (Test-Path -LiteralPath $exe -PathType Leaf) {
-        $fileVersion = (Get-Item -LiteralPath $exe).VersionInfo.FileVersion
-        if ($fileVersion) {
-            $module.Result.version = ([string]$fileVersion).Trim()
-            $module.Result.version_source = 'file'
-        }
-    }
-}
-$module.Result.installed = ($null -ne $product) -or $registryPresent -or ($null -ne $installPath)
-
-if ($module.Result.installed -and $null -ne $module.Result.version) {
-    $parsedVersion = $null
-    if ([System.Version]::TryParse(($module.Result.version -replace '[^0-9.]', ''), [ref]$parsedVersion)) {
-        $module.Result.mobile_app_web_service_required = ($parsedVersion.Major -lt 8)
-    }
-}
-
-# ---- service ---------------------------------------------------------------------------------------
-$service = Get-Service -ErrorAction SilentlyContinue | Where-Object {
-    $_.Name -eq 'MultiFactorAuthSvc' -or $_.Name -eq 'pfsvc' -or $_.DisplayName -like '*Multi-Factor Authentication Server*'
-} | Select-Object -First 1
-if ($null -ne $service) {
-    $startMode = $null
-    if ($null -ne $service.PSObject.Properties['StartType']) {
-        $startMode = [string]$service.StartType
-        if ($startMode -eq 'Automatic') {
-            $startMode = 'auto'
-        }
-        $startMode = $startMode.ToLowerInvariant()
-    }
-    $module.Result.service = [ordered]@{
-        found = $true
-        name = $service.Name
-        display_name = $service.DisplayName
-        state = ConvertTo-SnakeCase -Value $service.Status.ToString()
-        start_mode = $startMode
-    }
-}
-
-# ---- IIS web components ------------------------------------------------------------------------------
-# One application that cannot be looked at (no physical path, an unreadable folder, a web.config that does
-# not parse) is reported with a skipped_reason and a warning; it never stops the module.
-$components = New-Object -TypeName System.Collections.ArrayList
-
-function New-ComponentEntry {
-    param($Site, $Application, [string]$Component, [string]$Folder, $Https, $WebConfig, $Reason)
-    $marker = $null
-    $markerPresent = $null
-    if ($markers.ContainsKey($Component)) {
-        $marker = $markers[$Component]
-        if (-not [string]::IsNullOrWhiteSpace($Folder)) {
-            try {
-                $markerPresent = Test-Path -LiteralPath (Join-Path -Path $Folder -ChildPath $marker)
-            }
-            catch {
-                $markerPresent = $null
-            }
-        }
-    }
-    return [ordered]@{
-        component = $Component
-        site = $Site.Name
-        site_id = [int]$Site.Id
-        virtual_path = $Application.Path
-        physical_path = $Folder
-        app_pool = $Application.ApplicationPoolName
-        marker_file = $marker
-        marker_file_present = $markerPresent
-        https_bindings = $Https
-        web_config = $WebConfig
-        skipped_reason = $Reason
-    }
-}
-
-if (Import-WebAdministrationAssembly) {
-    try {
-        $serverManager = New-Object -TypeName Microsoft.Web.Administration.ServerManager
-        $siteList = @($serverManager.Sites)
-        $siteIds = [long[]]@($siteList | ForEach-Object { [long]$_.Id })
-        [System.Array]::Sort($siteIds, $siteList)
-    }
-    catch {
-        $module.FailJson("cannot read the IIS configuration ($($_.Exception.Message)). Run the module as an administrator.", $_)
-    }
-    foreach ($site in $siteList) {
-        $https = @($site.Bindings | Where-Object { $_.Protocol -eq 'https' } | ForEach-Object { [string]$_.BindingInformation })
-        $applications = @($site.Applications)
-        $applicationPaths = [string[]]@($applications | ForEach-Object { [string]$_.Path })
-        [System.Array]::Sort($applicationPaths, $applications, [System.StringComparer]::Ordinal)
-        foreach ($application in $applications) {
-            $where = "$($site.Name)$($application.Path)"
-            $leafName = ([string]$application.Path).TrimStart('/').ToLowerInvariant()
-            $byPath = $null
-            if ($knownPaths.ContainsKey($leafName)) {
-                $byPath = $knownPaths[$leafName]
-            }
-            $folder = ''
-            try {
-                $root = $application.VirtualDirectories | Where-Object { $_.Path -eq '/' } | Select-Object -First 1
-                if ($null -eq $root) {
-                    continue
-                }
-                $folder = [System.Environment]::ExpandEnvironmentVariables([string]$root.PhysicalPath)
-                if ([string]::IsNullOrWhiteSpace($folder)) {
-                    $reason = "the IIS application $where has no physical path, so its folder and web.config were not read. Set the application's physical path in IIS Manager (Basic Settings) to the component's folder."
-                    $module.Warn($reason)
-                    if ($null -ne $byPath) {
-                        $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $byPath -Folder $folder -Https $https -WebConfig (New-WebConfigResult) -Reason $reason))
-                    }
-                    continue
-                }
-                $component = $null
-                if (Test-Path -LiteralPath (Join-Path -Path $folder -ChildPath 'PfPaWs.asmx')) {
-                    $component = 'mobile_app_web_service'
-                }
-                elseif (Test-Path -LiteralPath (Join-Path -Path $folder -ChildPath 'PfWsSdk.asmx')) {
-                    $component = 'web_service_sdk'
-                }
-                $status = @{ error = $null }
-                $webConfig = Read-WebConfig -Folder $folder -Status $status
-                if ($null -eq $component) {
-                    if ($webConfig.app_setting_keys -contains 'USE_WEB_SERVICE_SDK' -or $webConfig.app_setting_keys -contains 'pfup_pfwssdk_PfWsSdk') {
-                        $component = 'user_portal'
-                    }
-                    else {
-                        $component = $byPath
-                    }
-                }
-                if ($null -ne $status.error) {
-                    $module.Warn("IIS application ${where}: $($status.error)")
-                }
-                if ($null -eq $component) {
-                    continue
-                }
-                $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $component -Folder $folder -Https $https -WebConfig $webConfig -Reason $status.error))
-            }
-            catch {
-                $reason = "cannot read the folder '$folder' of the IIS application $where ($($_.Exception.Message)), so it was skipped. Check the application's physical path in IIS Manager, and that the account Ansible uses can read it."
-                $module.Warn($reason)
-                if ($null -ne $byPath) {
-                    $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $byPath -Folder $folder -Https $https -WebConfig (New-WebConfigResult) -Reason $reason))
-                }
-            }
-        }
-    }
-}
-$module.Result.components = @($components)
 
 $module.ExitJson()

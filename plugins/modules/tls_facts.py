@@ -10,8 +10,9 @@ module: tls_facts
 short_description: One host's TLS verdict, server side and as a phone sees it
 version_added: 0.1.0
 description:
-  - Runs M(mfa_server.tls.iis_tls_info) and M(mfa_server.tls.mfa_server_info) on the Windows host (two
-    module executions, nothing else on the host), then, on the controller, lists the host's HTTPS
+  - Runs M(mfa_server.tls.host_tls_info) on the Windows host (what M(mfa_server.tls.iis_tls_info) and
+    M(mfa_server.tls.mfa_server_info) return, in one module execution and nothing else on the host, since each
+    execution costs seconds on Windows), then, on the controller, lists the host's HTTPS
     endpoints (one per binding and MFA web component it serves) and judges each twice.
   - Server side, the chain Schannel will send (the bound certificate and the intermediates in
     LocalMachine\CA) is evaluated with the trust engine. Phone side, the endpoint is probed from the
@@ -61,6 +62,7 @@ notes:
   - Supports check mode.
 seealso:
   - module: mfa_server.tls.tls_probe
+  - module: mfa_server.tls.host_tls_info
   - module: mfa_server.tls.iis_tls_info
   - module: mfa_server.tls.mfa_server_info
 """

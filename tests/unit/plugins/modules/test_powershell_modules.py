@@ -22,11 +22,11 @@ from tests import ps_spec  # noqa: E402
 from tests.collection_paths import ansible_env, collection_roots  # noqa: E402
 
 MODULES = ps_spec.powershell_modules()
-EXPECTED = {"certificate_import", "iis_binding_certificate", "iis_tls_info", "mfa_server_info"}
+EXPECTED = {"certificate_import", "host_tls_info", "iis_binding_certificate", "iis_tls_info", "mfa_server_info"}
 SECRET_NAME = re.compile(r"password|secret|passphrase|^content$|private_key")
 PS_UTILS = ps_spec.powershell_module_utils()
 CS_UTILS = ps_spec.csharp_module_utils()
-EXPECTED_UTILS = {"CertificateInfo.psm1", "HttpSysSsl.cs", "IisBinding.psm1"}
+EXPECTED_UTILS = {"CertificateInfo.psm1", "HttpSysSsl.cs", "IisBinding.psm1", "IisTlsReport.psm1", "MfaServerReport.psm1"}
 # Commands the modules and utils may call without defining them: PowerShell's own, and IIS's WebAdministration.
 BUILTIN_COMMANDS = {
     "add-type",
@@ -246,7 +246,8 @@ def test_no_helper_is_defined_twice():
         for function in ps_spec.defined_functions(path.read_bytes()):
             owners.setdefault(function, []).append(path.name)
     duplicated = {f: files for f, files in owners.items() if len(files) > 1}
-    # Test-InStore has different contracts in two modules (bool vs 0/1/2) and stays module-specific.
+    # Test-InStore has different contracts in two files (bool in IisTlsReport.psm1, where it is not exported,
+    # vs 0/1/2 in certificate_import) and is not shared.
     duplicated.pop("test-instore", None)
     assert not duplicated, f"functions defined in more than one file: {duplicated}"
 
@@ -301,9 +302,10 @@ def test_csharp_util_layout(path):
 
 
 def test_modules_use_csharp_types_they_require():
-    """`[MfaServerTls.HttpSys]` in a module only works when the module requires the C# util that declares it."""
-    for name in MODULES:
-        path = ps_spec.module_paths(name)[0]
+    """`[MfaServerTls.HttpSys]` in a module or PowerShell util only works when it requires the C# util that
+    declares it."""
+    for path in [ps_spec.module_paths(name)[0] for name in MODULES] + PS_UTILS:
+        name = path.stem
         source = path.read_text(encoding="utf-8")
         available: set[str] = set()
         for requirement in _requirements(path):
@@ -313,7 +315,7 @@ def test_modules_use_csharp_types_they_require():
                 available.add(requirement.name)
         for used in set(re.findall(r"\[(MfaServerTls\.\w+|ansible_collections\.[\w.]+)\]", source)):
             owner = used.rsplit(".", 1)[0] if used.startswith("ansible_collections.") else used
-            assert owner in available, f"{name}.ps1 uses [{used}] but requires no C# util that provides it"
+            assert owner in available, f"{path.name} uses [{used}] but requires no C# util that provides it"
 
 
 # ---- the spec evaluator itself -------------------------------------------------------------------------
@@ -487,6 +489,27 @@ def test_examples_use_fqcn_and_documented_options(name):
         unknown = set(arguments) - set(spec["options"])
         assert not unknown, f"example {task.get('name')!r} uses undocumented options {unknown}"
     assert used, f"no example calls {fqcn}"
+
+
+def _prefix_return_references(value, prefix: str):
+    """The documentation of another module's return values as it reads inside RV(prefix): RV(x) -> RV(prefix.x)."""
+    if isinstance(value, dict):
+        return {key: _prefix_return_references(item, prefix) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_prefix_return_references(item, prefix) for item in value]
+    if isinstance(value, str):
+        return re.sub(r"RV\(([^)]*)\)", lambda m: f"RV({prefix}.{m.group(1)})", value)
+    return value
+
+
+@pytest.mark.parametrize(("key", "module"), [("iis", "iis_tls_info"), ("mfa_server", "mfa_server_info")])
+def test_host_tls_info_documents_what_the_two_modules_return(key, module):
+    """host_tls_info returns exactly what iis_tls_info and mfa_server_info return: its RETURN says so entry by entry."""
+    contains = _sidecar("host_tls_info")["RETURN"][key]["contains"]
+    assert contains == _prefix_return_references(_sidecar(module)["RETURN"], key), (
+        f"RETURN {key}.contains of host_tls_info.yml differs from RETURN of {module}.yml: copy it again "
+        f"(indented under {key}.contains, RV(x) written RV({key}.x))"
+    )
 
 
 # ---- ansible-doc -------------------------------------------------------------------------------------------
