@@ -107,8 +107,18 @@ class Lab:
         )
 
 
-def start_lab(directory: Path, hosts: int, scenario: str = "seed") -> Lab:
-    out = lab_cli("up", "--hosts", str(hosts), "--dir", str(directory), "--scenario", scenario)
+def start_lab(directory: Path, hosts: int, scenario: str = "seed", command_delay: float = 0.0) -> Lab:
+    out = lab_cli(
+        "up",
+        "--hosts",
+        str(hosts),
+        "--dir",
+        str(directory),
+        "--scenario",
+        scenario,
+        "--command-delay",
+        str(command_delay),
+    )
     if out.returncode != 0:
         lab_cli("down", "--dir", str(directory))
         raise AssertionError(f"lab up failed: {out.stdout}{out.stderr}")

@@ -29,7 +29,13 @@ from lab import iis
 
 from lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, running_lab, served_certificates
 
-TARGETS = ("certificate_import", "host_tls_info", "iis_binding_certificate", "iis_tls_info", "mfa_server_info")
+TARGETS = (
+    "certificate_import",
+    "host_tls_info",
+    "iis_binding_certificate",
+    "iis_tls_info",
+    "mfa_server_info",
+)
 IT_A = "0917EFDE6CF91E559A17EDEF5DE9B4973FB47F8A"
 IT_INTERMEDIATE = "EB91FE0393A4E1B84AB8538E8F23D3CED9B07FF3"
 # Not copied into the collection tree ansible-test sees (top level; __pycache__ anywhere).

@@ -18,7 +18,8 @@ from lab_harness import ROOT, Lab, running_lab
 from return_schema import check
 
 MODULE = "mfa_server.tls.mfa_server_info"
-PS1 = ROOT / "plugins" / "modules" / "mfa_server_info.ps1"
+# The body of mfa_server_info (and of host_tls_info) lives in this module util; the .ps1 only calls it.
+PS1 = ROOT / "plugins" / "module_utils" / "MfaServerReport.psm1"
 PARSE_ERROR = "Data at the root level is invalid. Line 1, position 1."
 SECRET = "Robust-Secret-0815!"
 

@@ -47,7 +47,9 @@ def test_the_seed_story(seed_lab, tmp_path):
     counted = _executions(lab)
     fixed = remediate(lab)
     assert fixed.returncode == 0, fixed.stdout[-3000:]
-    assert _spent(lab, counted) == {3}, "a host that changes needs three module executions: read, import, bind"
+    assert _spent(lab, counted) == {3}, (
+        "a host that changes needs three module executions: read, import, bind"
+    )
     new = replacement_thumbprint(lab)
     for host in hosts:
         state = lab.state(host)

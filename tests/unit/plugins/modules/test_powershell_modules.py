@@ -22,11 +22,23 @@ from tests import ps_spec  # noqa: E402
 from tests.collection_paths import ansible_env, collection_roots  # noqa: E402
 
 MODULES = ps_spec.powershell_modules()
-EXPECTED = {"certificate_import", "host_tls_info", "iis_binding_certificate", "iis_tls_info", "mfa_server_info"}
+EXPECTED = {
+    "certificate_import",
+    "host_tls_info",
+    "iis_binding_certificate",
+    "iis_tls_info",
+    "mfa_server_info",
+}
 SECRET_NAME = re.compile(r"password|secret|passphrase|^content$|private_key")
 PS_UTILS = ps_spec.powershell_module_utils()
 CS_UTILS = ps_spec.csharp_module_utils()
-EXPECTED_UTILS = {"CertificateInfo.psm1", "HttpSysSsl.cs", "IisBinding.psm1", "IisTlsReport.psm1", "MfaServerReport.psm1"}
+EXPECTED_UTILS = {
+    "CertificateInfo.psm1",
+    "HttpSysSsl.cs",
+    "IisBinding.psm1",
+    "IisTlsReport.psm1",
+    "MfaServerReport.psm1",
+}
 # Commands the modules and utils may call without defining them: PowerShell's own, and IIS's WebAdministration.
 BUILTIN_COMMANDS = {
     "add-type",
@@ -305,7 +317,6 @@ def test_modules_use_csharp_types_they_require():
     """`[MfaServerTls.HttpSys]` in a module or PowerShell util only works when it requires the C# util that
     declares it."""
     for path in [ps_spec.module_paths(name)[0] for name in MODULES] + PS_UTILS:
-        name = path.stem
         source = path.read_text(encoding="utf-8")
         available: set[str] = set()
         for requirement in _requirements(path):

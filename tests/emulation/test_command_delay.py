@@ -1,0 +1,28 @@
+"""`lab up --command-delay`: every WinRM command execution answers no sooner than the delay, as a Windows
+host's powershell.exe start-up would (docs/windows-model.md 8.6). A lower bound only: what it costs a fleet
+is measured by `make bench`, not here."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from lab_harness import Lab, lab_cli, start_lab
+
+DELAY = 1.5
+
+
+def test_each_command_waits_the_delay(tmp_path):
+    lab: Lab = start_lab(tmp_path / "lab", 1, "seed", command_delay=DELAY)
+    try:
+        assert json.loads((lab.dir / "lab.json").read_text())["command_delay"] == DELAY
+        before = lab.state("mfa01")["counters"]["winrm_commands"]
+        started = time.monotonic()
+        first = lab.module("mfa01", "ansible.windows.win_ping")
+        second = lab.module("mfa01", "ansible.windows.win_ping")
+        elapsed = time.monotonic() - started
+        assert not first["failed"] and not second["failed"]
+        assert lab.state("mfa01")["counters"]["winrm_commands"] - before == 2
+        assert elapsed >= 2 * DELAY, f"two commands answered in {elapsed:.2f} s, less than twice {DELAY} s"
+    finally:
+        lab_cli("down", "--dir", str(lab.dir))
