@@ -1,12 +1,14 @@
 # Copyright: mfa_server.tls contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""certificate_preflight: judged in the controller's process, per host, at no module-execution cost."""
+"""certificate_preflight: judged in the controller's process at no module-execution cost, once for every
+host name it is given (the remediate role runs it once for the whole play)."""
 
 from __future__ import annotations
 
 import base64
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import trust_store
+from ansible_collections.mfa_server.tls.plugins.module_utils.iis_bindings import normalize_thumbprint
 from ansible_collections.mfa_server.tls.plugins.module_utils.pfx import PfxError, load_pfx
 from ansible_collections.mfa_server.tls.plugins.module_utils.preflight import (
     describe_replacement,
@@ -18,9 +20,11 @@ from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action i
 )
 
 ARGUMENT_SPEC = {
-    "path": {"type": "path", "required": True},
+    "path": {"type": "path"},
+    "thumbprint": {"type": "str"},
     "password": {"type": "str", "no_log": True},
-    "public_names": {"type": "list", "elements": "str", "required": True},
+    "public_names": {"type": "list", "elements": "str", "default": []},
+    "hosts": {"type": "list", "elements": "str", "default": []},
     "trust_bundle": {"type": "path"},
     "min_days": {"type": "int", "default": 30},
     "return_content": {"type": "bool", "default": False},
@@ -32,9 +36,27 @@ class ActionModule(ControllerAction):
     INPUT_ERRORS = (PfxError, trust_store.TrustStoreError)
 
     def act(self, args: dict, task_vars: dict) -> dict:
-        names = [name.strip() for name in args["public_names"] if name and name.strip()]
+        names = [name.strip() for name in args["public_names"] + self._host_names(args["hosts"], task_vars)]
+        names = list(dict.fromkeys(name for name in names if name))
         if not names:
-            raise ActionFailure("public_names is empty: give every host name phones use to reach the server.")
+            raise ActionFailure(
+                "public_names and hosts are empty: give every host name phones use to reach the servers."
+            )
+        if (args["path"] is None) == (args["thumbprint"] is None):
+            raise ActionFailure(
+                "Give the new certificate either as mfa_tls_pfx_path (with mfa_tls_pfx_password), a PFX file on "
+                "the controller, or as mfa_tls_thumbprint, a certificate already in the hosts' machine store; "
+                "not both, not neither."
+            )
+        if args["thumbprint"] is not None:
+            thumbprint = normalize_thumbprint(args["thumbprint"])
+            if thumbprint is None:
+                raise ActionFailure(
+                    f"mfa_tls_thumbprint '{args['thumbprint']}' is not a SHA-1 thumbprint (40 hexadecimal "
+                    "characters): copy it from the certificate's Thumbprint field."
+                )
+            # Only the hosts know this certificate: iis_binding_certificate checks it there before any change.
+            return {"changed": False, "thumbprint": thumbprint}
         path = args["path"]
         try:
             with open(path, "rb") as handle:
@@ -52,3 +74,9 @@ class ActionModule(ControllerAction):
         if args["return_content"]:
             facts["pfx_base64"] = base64.b64encode(data).decode("ascii")
         return facts | {"changed": False}
+
+    @staticmethod
+    def _host_names(hosts: list[str], task_vars: dict) -> list[str]:
+        """Each inventory host's mfa_tls_public_name (the name phones use), else the host's own name."""
+        hostvars = task_vars.get("hostvars") or {}
+        return [str((hostvars.get(host) or {}).get("mfa_tls_public_name") or host) for host in hosts]

@@ -32,6 +32,7 @@ ARGUMENT_SPEC = {
     "expiry_warning_days": {"type": "int", "default": 30},
     "timeout": {"type": "float", "default": 10},
     "concurrency": {"type": "int", "default": 16},
+    "fail_when_noncompliant": {"type": "bool", "default": False},
 }
 
 
@@ -59,7 +60,24 @@ def run_probe(params: dict) -> dict:
     except tls_client.TargetError as error:
         raise ProbeInputError(str(error)) from error
     results = probe_all(targets, settings)
-    return {"changed": False, "compliant": all(r["compliant"] for r in results), "results": results}
+    result = {"changed": False, "compliant": all(r["compliant"] for r in results), "results": results}
+    if params.get("fail_when_noncompliant") and not result["compliant"]:
+        # The verdict itself fails the task: no second task on every host only to assert it.
+        result |= {"failed": True, "msg": noncompliant_message(results)}
+    return result
+
+
+def noncompliant_message(results: list[dict]) -> str:
+    """One line per endpoint that is not compliant, with its error findings."""
+    lines = []
+    for result in results:
+        if result["compliant"]:
+            continue
+        errors = " ".join(
+            f"{f['code']}: {f['message']}" for f in result["findings"] if f["severity"] == "error"
+        )
+        lines.append(f"{result['url']}: {errors}")
+    return "not compliant as a phone sees it: " + "; ".join(lines)
 
 
 def settings_from(params: dict) -> ProbeSettings:

@@ -23,17 +23,31 @@ author:
   - mfa_server.tls maintainers (@mfa-server-tls)
 options:
   path:
-    description: The PFX (PKCS#12) file.
+    description:
+      - The PFX (PKCS#12) file. Give this or O(thumbprint).
     type: path
-    required: true
+  thumbprint:
+    description:
+      - Instead of O(path), the thumbprint of a certificate already in the hosts' machine store with its key.
+        Only its form is checked here (the hosts hold the certificate); it is returned normalised as
+        RV(thumbprint).
+    type: str
   password:
     description: The PFX password. Never logged or returned.
     type: str
   public_names:
-    description: Every host name the certificate will serve (the names phones use).
+    description:
+      - Host names the certificate will serve (the names phones use). With O(hosts), the names of both count.
     type: list
     elements: str
-    required: true
+    default: []
+  hosts:
+    description:
+      - Inventory hosts whose public names the certificate will serve, each by its C(mfa_tls_public_name),
+        else by its inventory name, so that one run (C(run_once)) checks the certificate for a whole play.
+    type: list
+    elements: str
+    default: []
   trust_bundle:
     description:
       - A PEM file of the root CAs phones trust.
@@ -82,33 +96,33 @@ thumbprint:
   sample: 3B1EFD3A66EA28B16697394703A72CA340A05BD5
 subject:
   description: Subject distinguished name (RFC 4514).
-  returned: success
+  returned: success, with O(path)
   type: str
   sample: CN=mfa.contoso.com
 issuer:
   description: Issuer distinguished name (RFC 4514).
-  returned: success
+  returned: success, with O(path)
   type: str
   sample: CN=R11,O=Let's Encrypt,C=US
 subject_alt_names:
   description: DNS names and IP addresses the certificate names.
-  returned: success
+  returned: success, with O(path)
   type: list
   elements: str
   sample: [mfa.contoso.com]
 not_after:
   description: End of validity (ISO 8601, UTC).
-  returned: success
+  returned: success, with O(path)
   type: str
   sample: "2027-03-01T00:00:00+00:00"
 key:
   description: Key type and size.
-  returned: success
+  returned: success, with O(path)
   type: str
   sample: RSA 2048
 intermediates:
   description: The intermediate CA certificates in the PFX, which the import puts in LocalMachine\CA.
-  returned: success
+  returned: success, with O(path)
   type: list
   elements: dict
   contains:

@@ -93,6 +93,12 @@ options:
       - How many targets are probed at the same time.
     type: int
     default: 16
+  fail_when_noncompliant:
+    description:
+      - Fail the task when a target is not compliant, with one line per such target and its error findings
+        in the message. The result (RV(results), RV(compliant)) is returned either way.
+    type: bool
+    default: false
 notes:
   - Supports check mode; it never changes anything.
   - Revocation (CRL, OCSP) is not checked.
