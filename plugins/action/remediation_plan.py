@@ -4,24 +4,14 @@
 
 from __future__ import annotations
 
-from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan import PlanError, plan_change
+from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan import (
+    PLAN_OPTIONS,
+    PlanError,
+    plan_from_options,
+)
 from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import ControllerAction
 
-ARGUMENT_SPEC = {
-    "review": {"type": "dict", "required": True},
-    "thumbprint": {"type": "str", "required": True},
-    "subject_alt_names": {"type": "list", "elements": "str"},
-    "sites": {"type": "list", "elements": "str", "default": []},
-    "bindings": {
-        "type": "list",
-        "elements": "dict",
-        "default": [],
-        "options": {
-            "site": {"type": "str", "required": True},
-            "binding_information": {"type": "str", "required": True},
-        },
-    },
-}
+ARGUMENT_SPEC = {"review": {"type": "dict", "required": True}, **PLAN_OPTIONS}
 
 
 class ActionModule(ControllerAction):
@@ -29,11 +19,5 @@ class ActionModule(ControllerAction):
     INPUT_ERRORS = (PlanError,)
 
     def act(self, args: dict, task_vars: dict) -> dict:
-        plan = plan_change(
-            args["review"], args["thumbprint"], args["subject_alt_names"], args["sites"], args["bindings"]
-        )
-        warnings = [
-            f"Left as it is: binding '{s['binding_information']}' of site '{s['site']}': {s['reason']}."
-            for s in plan["left_alone"]
-        ]
-        return plan | {"changed": bool(plan["bindings"]), "warnings": warnings}
+        planned = plan_from_options(args["review"], args)
+        return planned["plan"] | {"changed": planned["changed"], "warnings": planned["warnings"]}

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.host_review import review_host
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeInputError, settings_from
+from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan import (
+    PLAN_OPTIONS,
+    PlanError,
+    plan_from_options,
+)
 from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import (
     ActionFailure,
     ControllerAction,
@@ -26,12 +31,14 @@ ARGUMENT_SPEC = {
     "fetch_aia": {"type": "bool", "default": True},
     "expiry_warning_days": {"type": "int", "default": 30},
     "timeout": {"type": "float", "default": 10},
+    # The remediate role plans in the same task (one task on every host fewer); see remediation_plan.
+    "plan": {"type": "dict", "options": PLAN_OPTIONS},
 }
 
 
 class ActionModule(ControllerAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
-    INPUT_ERRORS = (ProbeInputError,)
+    INPUT_ERRORS = (ProbeInputError, PlanError)
 
     def act(self, args: dict, task_vars: dict) -> dict:
         settings = settings_from(args)
@@ -55,6 +62,11 @@ class ActionModule(ControllerAction):
             settings,
         )
         result = {"changed": False, "compliant": review["compliant"], "ansible_facts": {"mfa_tls": review}}
-        if answer.get("warnings"):
-            result["warnings"] = answer["warnings"]
+        warnings = list(answer.get("warnings") or [])
+        if args["plan"] is not None:
+            planned = plan_from_options(review, args["plan"])
+            result |= {"plan": planned["plan"], "changed": planned["changed"], "diff": planned["plan"]["diff"]}
+            warnings += planned["warnings"]
+        if warnings:
+            result["warnings"] = warnings
         return result

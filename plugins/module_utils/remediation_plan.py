@@ -23,6 +23,36 @@ class PlanError(ValueError):
     pass
 
 
+# The options of a plan, one source for the remediation_plan action and tls_facts' `plan` option.
+PLAN_OPTIONS = {
+    "thumbprint": {"type": "str", "required": True},
+    "subject_alt_names": {"type": "list", "elements": "str"},
+    "sites": {"type": "list", "elements": "str", "default": []},
+    "bindings": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "site": {"type": "str", "required": True},
+            "binding_information": {"type": "str", "required": True},
+        },
+    },
+}
+
+
+def plan_from_options(review: dict, options: dict) -> dict:
+    """The plan for validated PLAN_OPTIONS, as the result of a task: the plan, whether it changes
+    anything, and a warning per binding left alone."""
+    plan = plan_change(
+        review, options["thumbprint"], options.get("subject_alt_names"), options["sites"], options["bindings"]
+    )
+    warnings = [
+        f"Left as it is: binding '{s['binding_information']}' of site '{s['site']}': {s['reason']}."
+        for s in plan["left_alone"]
+    ]
+    return {"plan": plan, "changed": bool(plan["bindings"]), "warnings": warnings}
+
+
 def plan_change(
     review: dict,
     new_thumbprint: str,

@@ -58,6 +58,41 @@ options:
     description: Seconds allowed for each probe connection.
     type: float
     default: 10
+  plan:
+    description:
+      - Also plan a certificate change from the verdict, exactly as M(mfa_server.tls.remediation_plan) does
+        with the same options, and return it as RV(plan); the task then reports C(changed) when the plan
+        changes a binding, and the plan's diff. The remediate role uses it to spend one task on every host
+        instead of two.
+    type: dict
+    suboptions:
+      thumbprint:
+        description: The new certificate's thumbprint.
+        type: str
+        required: true
+      subject_alt_names:
+        description: The new certificate's DNS names; when given, every public name served must be covered.
+        type: list
+        elements: str
+      sites:
+        description: Change only bindings of these sites.
+        type: list
+        elements: str
+        default: []
+      bindings:
+        description: Change exactly these bindings instead of the default selection.
+        type: list
+        elements: dict
+        default: []
+        suboptions:
+          site:
+            description: IIS site name.
+            type: str
+            required: true
+          binding_information:
+            description: The binding's C(bindingInformation), for example C(*:443:).
+            type: str
+            required: true
 notes:
   - Supports check mode.
 seealso:
@@ -82,6 +117,10 @@ compliant:
   description: Whether every endpoint of the host is compliant.
   returned: success
   type: bool
+plan:
+  description: With O(plan), what M(mfa_server.tls.remediation_plan) returns for it (bindings, left_alone, verify_targets, previous_thumbprints, rollback, diff).
+  returned: when O(plan) is given
+  type: dict
 ansible_facts:
   description: Facts set on the host.
   returned: success
