@@ -11,9 +11,6 @@ from __future__ import annotations
 import threading
 import urllib.error
 
-from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
-from ansible.module_utils.urls import open_url
-
 from ansible_collections.mfa_server.tls.plugins.module_utils import certificates
 
 try:
@@ -51,6 +48,11 @@ class IssuerLookup:
         if not url.lower().startswith(("http://", "https://")):
             self.errors[url] = "only http and https AIA URLs are fetched"
         else:
+            # Imported here, not at the top: it costs ~30 ms (email, http.client) in every worker process that
+            # loads the trust engine, and most runs never follow an AIA URL.
+            from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+            from ansible.module_utils.urls import open_url
+
             try:
                 with open_url(url, timeout=self._timeout) as response:
                     found = certificates.load_certificates(response.read(MAX_AIA_BYTES))
