@@ -15,6 +15,7 @@ ARGUMENT_SPEC = {
     "hosts": {"type": "list", "elements": "str"},
     "title": {"type": "str", "default": "mfa-tls-report"},
     "set_stats": {"type": "bool", "default": False},
+    "judged_var": {"type": "str", "default": "mfa_tls_judged"},
 }
 
 
@@ -25,8 +26,7 @@ class ActionModule(ControllerAction):
         hostvars = task_vars.get("hostvars", {})
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
         reviews = {
-            host: (hostvars[host].get("ansible_facts", {}).get("mfa_tls") if host in hostvars else None)
-            or reports.missing_review()
+            host: self._review(hostvars, host, args["judged_var"]) or reports.missing_review()
             for host in hosts
         }
         result: dict = {
@@ -51,3 +51,16 @@ class ActionModule(ControllerAction):
                 f"Cannot write the report into {args['report_dir']}: {error}. Check mfa_tls_report_dir."
             ) from error
         return result | {"files": paths, "summary": summary}
+
+    @staticmethod
+    def _review(hostvars, host: str, judged_var: str) -> dict | None:
+        """The host's `mfa_tls` fact, or, when tls_facts failed the host (and so set no fact), the review in
+        the result it registered."""
+        if host not in hostvars:
+            return None
+        variables = hostvars[host]
+        fact = (variables.get("ansible_facts") or {}).get("mfa_tls")
+        if fact:
+            return fact
+        judged = variables.get(judged_var) or {}
+        return (judged.get("ansible_facts") or {}).get("mfa_tls") if isinstance(judged, dict) else None

@@ -33,6 +33,8 @@ ARGUMENT_SPEC = {
     "timeout": {"type": "float", "default": 10},
     # The remediate role plans in the same task (one task on every host fewer); see remediation_plan.
     "plan": {"type": "dict", "options": PLAN_OPTIONS},
+    # The compliance role fails a host in this task rather than in a second one on every host.
+    "fail_when_noncompliant": {"type": "bool", "default": False},
 }
 
 
@@ -65,8 +67,16 @@ class ActionModule(ControllerAction):
         warnings = list(answer.get("warnings") or [])
         if args["plan"] is not None:
             planned = plan_from_options(review, args["plan"])
-            result |= {"plan": planned["plan"], "changed": planned["changed"], "diff": planned["plan"]["diff"]}
+            result |= {
+                "plan": planned["plan"],
+                "changed": planned["changed"],
+                "diff": planned["plan"]["diff"],
+            }
             warnings += planned["warnings"]
         if warnings:
             result["warnings"] = warnings
+        if args["fail_when_noncompliant"] and not review["compliant"]:
+            host = task_vars.get("inventory_hostname")
+            # A failed task's facts are not set; its registered result still holds them for fleet_report.
+            result |= {"failed": True, "msg": f"{host} is not compliant: {'; '.join(review['problems'])}"}
         return result

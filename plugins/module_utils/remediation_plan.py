@@ -43,6 +43,12 @@ PLAN_OPTIONS = {
 def plan_from_options(review: dict, options: dict) -> dict:
     """The plan for validated PLAN_OPTIONS, as the result of a task: the plan, whether it changes
     anything, and a warning per binding left alone."""
+    if not (options["thumbprint"] or "").strip():
+        raise PlanError(
+            "No new certificate to plan with: the remediate role's preflight entry point checks it and sets "
+            "mfa_tls_replacement. Run it first, in a play of its own for every host (playbooks/remediate.yml "
+            "does), then the main entry point."
+        )
     plan = plan_change(
         review, options["thumbprint"], options.get("subject_alt_names"), options["sites"], options["bindings"]
     )

@@ -40,6 +40,13 @@ options:
       - Done in check mode too; only the files are not written then.
     type: bool
     default: false
+  judged_var:
+    description:
+      - The variable M(mfa_server.tls.tls_facts) registered its result in. A host that tls_facts failed
+        (O(mfa_server.tls.tls_facts#module:fail_when_noncompliant)) has no C(mfa_tls) fact; its review is read
+        from there instead.
+    type: str
+    default: mfa_tls_judged
 """
 
 EXAMPLES = r"""

@@ -58,6 +58,14 @@ options:
     description: Seconds allowed for each probe connection.
     type: float
     default: 10
+  fail_when_noncompliant:
+    description:
+      - Fail the host when it is not compliant, with one line per problem in the message. Ansible then does
+        not set the C(mfa_tls) fact, but the registered result still carries it under C(ansible_facts)
+        (M(mfa_server.tls.fleet_report) reads it there), so that no second task on every host is needed only
+        to fail it.
+    type: bool
+    default: false
   plan:
     description:
       - Also plan a certificate change from the verdict, exactly as M(mfa_server.tls.remediation_plan) does

@@ -75,6 +75,20 @@ def test_bad_variables_fail_before_any_change(seed_lab, variables, message):
     assert _snapshot(seed_lab) == before
 
 
+def test_the_main_entry_point_without_the_preflight_says_what_to_run(seed_lab, tmp_path):
+    """The remediate role's main entry point needs the certificate its preflight entry point checked for every
+    host; used alone it stops on every host before any change and says to run the preflight first."""
+    before = _snapshot(seed_lab)
+    playbook = tmp_path / "main-only.yml"
+    playbook.write_text(
+        "- hosts: mfa_servers\n  gather_facts: false\n  roles:\n    - role: mfa_server.tls.remediate\n"
+    )
+    run = seed_lab.playbook(playbook, "-e", json.dumps({"mfa_tls_thumbprint": "AB" * 20}))
+    assert run.returncode != 0
+    assert "Run it first, in a play of its own for every host" in run.stdout, run.stdout[-3000:]
+    assert _snapshot(seed_lab) == before
+
+
 def test_a_missing_certificate_source_is_named(seed_lab):
     before = _snapshot(seed_lab)
     run = seed_lab.playbook(PLAYBOOKS / "remediate.yml")
