@@ -126,7 +126,9 @@ compliant:
   returned: success
   type: bool
 plan:
-  description: With O(plan), what M(mfa_server.tls.remediation_plan) returns for it (bindings, left_alone, verify_targets, previous_thumbprints, rollback, diff).
+  description:
+    - With O(plan), what M(mfa_server.tls.remediation_plan) returns for it (bindings, left_alone,
+      verify_targets, previous_thumbprints, rollback, diff).
   returned: when O(plan) is given
   type: dict
 ansible_facts:
