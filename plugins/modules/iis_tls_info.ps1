@@ -5,6 +5,7 @@
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 #AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisTlsReport
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.ReportModule
 
 # Read-only. The report itself is Get-IisTlsReport in module_utils/IisTlsReport.psm1, which
 # mfa_server.tls.host_tls_info calls too; this module only passes its options in and its results out.
@@ -18,32 +19,6 @@ $spec = @{
 
 $module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
 
-$warnings = New-Object -TypeName System.Collections.ArrayList
-$report = $null
-try {
-    $report = Get-IisTlsReport -Sites $module.Params.sites -Warnings $warnings
-}
-catch {
-    # The report's own failure carries what was gathered until then; anything else is unexpected and is
-    # left to the module wrapper, as before the report moved into a module util.
-    if ($null -eq $_.Exception.Data -or -not $_.Exception.Data.Contains('MfaServerTls.Report')) {
-        throw
-    }
-    foreach ($w in $warnings) {
-        $module.Warn($w)
-    }
-    $partial = $_.Exception.Data['MfaServerTls.Report']
-    foreach ($key in @($partial.Keys)) {
-        $module.Result[$key] = $partial[$key]
-    }
-    $module.FailJson($_.Exception.Message, $_)
-}
-
-foreach ($w in $warnings) {
-    $module.Warn($w)
-}
-foreach ($key in @($report.Keys)) {
-    $module.Result[$key] = $report[$key]
-}
+Set-ReportResult -Module $module -Report { Get-IisTlsReport -Sites $module.Params.sites -Warnings $args[0] }
 
 $module.ExitJson()

@@ -38,6 +38,7 @@ EXPECTED_UTILS = {
     "IisBinding.psm1",
     "IisTlsReport.psm1",
     "MfaServerReport.psm1",
+    "ReportModule.psm1",
 }
 # Commands the modules and utils may call without defining them: PowerShell's own, and IIS's WebAdministration.
 BUILTIN_COMMANDS = {
