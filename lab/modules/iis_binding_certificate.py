@@ -224,6 +224,7 @@ def _refuse_unsafe(
                     "change would reach that binding too; nothing was changed. Select that binding as well, or "
                     "give the bindings their own entries (SNI with a host name, or a dedicated IP)."
                 )
+        _refuse_fallback_reach(m, data, everything, selected, entry)
         current = iis.http_sys_entry(data, entry["key"])
         unchanged = (
             current is not None
@@ -240,6 +241,24 @@ def _refuse_unsafe(
                 f"the HTTP.sys entry {current['key']} (binding {_name(entry)}) belongs to application id "
                 f"{current['app_id']}, not to IIS ({iis.IIS_APP_ID}): another program manages it, so nothing was "
                 "changed. Set force: true to take it over, or leave this binding out."
+            )
+
+
+def _refuse_fallback_reach(m, data: dict, everything: list[dict], selected: list[dict], entry: dict) -> None:
+    """An unselected binding with no entry of its own is served by the next entry HTTP.sys tries (the
+    wildcard, or the port's ccs entry): changing that entry would reach it unseen."""
+    for candidate in everything:
+        if candidate in selected or candidate["key"] is None:
+            continue
+        fallback = iis.iis_bindings.fallback_entry(
+            data["http_sys"], candidate["binding_information"], candidate["ssl_flags"]
+        )
+        if fallback and iis.iis_bindings.same_key(fallback["key"], entry["key"]):
+            m.fail(
+                f"binding {_name(candidate)} has no HTTP.sys entry of its own ({candidate['key']}), so HTTP.sys "
+                f"serves it with {fallback['key']}, the entry of binding {_name(entry)}; the change would reach it "
+                "too, so nothing was changed. Select that binding as well (it then gets an entry of its own), or "
+                "leave this binding out."
             )
 
 

@@ -1024,6 +1024,13 @@ namespace ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
             return string.Join(", ", keys.ToArray());
         }
 
+        // A failure before the first write: nothing changed, which is as verified as it gets.
+        private static HttpSysChangeFailed NothingWritten(string what, Win32Exception e)
+        {
+            return new HttpSysChangeFailed("HTTP.sys was not changed: " + what + " (" + e.Message + ").",
+                "", e.NativeErrorCode, false, true, new List<SslEntry>());
+        }
+
         private static HttpSysChangeFailed ChangeFailed(string what, string failedKey, int win32Error, List<SslEntry> written, List<SslEntry> snapshot)
         {
             RestoreResult restore = RestoreCore(written);
@@ -1072,10 +1079,25 @@ namespace ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
                 work.Add(normalized);
             }
 
-            Start();
+            List<SslEntry> snapshot;
             try
             {
-                List<SslEntry> snapshot = SnapshotCore(keys);
+                Start();
+            }
+            catch (Win32Exception e)
+            {
+                throw NothingWritten("the HTTP Server API could not be opened", e);
+            }
+            try
+            {
+                try
+                {
+                    snapshot = SnapshotCore(keys);
+                }
+                catch (Win32Exception e)
+                {
+                    throw NothingWritten("the entries could not be read before the change", e);
+                }
                 List<SslEntry> intended = new List<SslEntry>();
                 List<SslEntry> written = new List<SslEntry>();
                 for (int i = 0; i < work.Count; i++)
@@ -1116,7 +1138,17 @@ namespace ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
 
                 for (int i = 0; i < work.Count; i++)
                 {
-                    SslEntry now = GetCore(work[i].Key) ?? Missing(work[i].Key);
+                    SslEntry now;
+                    try
+                    {
+                        now = GetCore(work[i].Key) ?? Missing(work[i].Key);
+                    }
+                    catch (Win32Exception e)
+                    {
+                        // Written but not readable: put the previous entries back as for a failed write.
+                        throw ChangeFailed("reading the entry back after the change failed: " + e.Message,
+                            work[i].Key.Key, e.NativeErrorCode, written, snapshot);
+                    }
                     string difference = now.Difference(intended[i]);
                     if (difference.Length > 0)
                         throw ChangeFailed("reading the entry back after the change shows a different " + difference + " than was written",

@@ -524,7 +524,8 @@ function Get-IisTlsReport {
     # ---- customMetadata: legacy certificate properties IIS can write back into HTTP.sys -----------------
     if ($null -ne $serverManager) {
         try {
-            $result.custom_metadata = @(Get-CustomMetadata -ServerManager $serverManager -SiteNames $siteNames -Warnings $Warnings)
+            # Get-CustomMetadata returns its list whole (return , $list): @() around it would nest it.
+            $result.custom_metadata = Get-CustomMetadata -ServerManager $serverManager -SiteNames $siteNames -Warnings $Warnings
         }
         catch {
             $result.custom_metadata = @()

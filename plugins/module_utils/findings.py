@@ -75,6 +75,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Delete the hidden entry (netsh http delete sslcert ipport=IP:port) or give that address an IIS binding "
         "of its own; until then connections to that address get the hidden entry's certificate.",
     ),
+    "SERVED_BY_FALLBACK_ENTRY": (
+        WARNING,
+        "Give the binding an HTTP.sys entry of its own (select its certificate in IIS Manager, or let remediation "
+        "change it together with the entry that serves it): IIS shows no certificate for it, and a change of "
+        "that other entry changes what it serves.",
+    ),
     "ORPHANED_HTTP_SYS_ENTRY": (
         WARNING,
         "Check which program registered the entry (netsh http show sslcert) and delete it if nothing uses it.",

@@ -38,6 +38,7 @@ class Endpoint:
     ccs: bool
     http_sys_key: str
     http_sys_status: str
+    served_by: str  # the entry that serves a binding with no entry of its own (iis_bindings.fallback_entry)
 
     @property
     def url(self) -> str:
@@ -61,6 +62,18 @@ def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
                 continue  # no address or port to reach it by: reported among the host's divergences
             key = (site["name"], binding["binding_information"])
             served = components_by_binding.get(key) or [None]
+            thumbprint = (binding.get("certificate_hash") or "").upper()
+            store_name = binding.get("certificate_store_name") or ""
+            fallback = None
+            if binding.get("http_sys_status") == "missing":
+                fallback = iis_bindings.fallback_entry(
+                    iis.get("http_sys") or [],
+                    binding["binding_information"],
+                    int(binding.get("ssl_flags") or 0),
+                )
+            if fallback:  # what HTTP.sys really serves it with
+                thumbprint = (fallback.get("certificate_hash") or "").upper()
+                store_name = iis_bindings.store_display_name(fallback.get("certificate_store_name"))
             for component in served:
                 path = "/"
                 if component is not None:
@@ -73,11 +86,12 @@ def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
                         public_name=binding.get("host") or public_name,
                         path=path,
                         component=component["component"] if component else None,
-                        thumbprint=(binding.get("certificate_hash") or "").upper(),
-                        store_name=binding.get("certificate_store_name") or "",
+                        thumbprint=thumbprint,
+                        store_name=store_name,
                         ccs=bool(binding.get("ccs")),
                         http_sys_key=binding.get("http_sys_key") or "",
                         http_sys_status=binding.get("http_sys_status") or "",
+                        served_by=fallback["key"] if fallback else "",
                     )
                 )
     return result
@@ -128,6 +142,7 @@ def review_host(
                 "binding_information": endpoint.binding_information,
                 "ccs": endpoint.ccs,
                 "http_sys_key": endpoint.http_sys_key,
+                "served_by": endpoint.served_by,
                 "component": endpoint.component,
                 "url": endpoint.url,
                 "public_name": endpoint.public_name,
@@ -222,14 +237,28 @@ def http_sys_divergence(iis: dict) -> list[dict]:
                     f"'{site['name']}' cannot be mapped to an HTTP.sys entry: {binding.get('error')}.",
                 )
             elif binding.get("http_sys_status") == "missing":
-                add(
-                    "NO_HTTP_SYS_ENTRY",
-                    where,
-                    f"The binding '{binding['binding_information']}' of site "
-                    f"'{site['name']}' has no HTTP.sys entry ({binding.get('http_sys_key')}): no certificate is "
-                    "bound and the TLS handshake fails.",
-                    binding_reviewed=True,
+                fallback = iis_bindings.fallback_entry(
+                    entries, binding["binding_information"], int(binding.get("ssl_flags") or 0)
                 )
+                if fallback:
+                    add(
+                        "SERVED_BY_FALLBACK_ENTRY",
+                        where,
+                        f"The binding '{binding['binding_information']}' of site '{site['name']}' has no HTTP.sys "
+                        f"entry of its own ({binding.get('http_sys_key')}); HTTP.sys serves it with "
+                        f"{fallback['key']} (certificate {fallback.get('certificate_hash') or 'none'}), which IIS "
+                        "does not show for it.",
+                        binding_reviewed=True,
+                    )
+                else:
+                    add(
+                        "NO_HTTP_SYS_ENTRY",
+                        where,
+                        f"The binding '{binding['binding_information']}' of site '{site['name']}' has no HTTP.sys "
+                        f"entry ({binding.get('http_sys_key')}): no certificate is bound and the TLS handshake "
+                        "fails.",
+                        binding_reviewed=True,
+                    )
     for row in iis.get("custom_metadata") or []:
         what = "certificate hash" if row["property_id"] == 5506 else "certificate store"
         add(
@@ -260,6 +289,10 @@ def _divergence_findings(endpoint: Endpoint, divergence: list[dict]) -> list[dic
                 and iis_bindings.same_key(item["where"], endpoint.http_sys_key)
             )
             or (item["code"] == "LEGACY_METADATA" and item.get("site") == endpoint.site)
+            or (
+                item["code"] == "SERVED_BY_FALLBACK_ENTRY"
+                and item["where"] == f"{endpoint.site} {endpoint.binding_information}"
+            )
         ):
             mine.append(fields)
     return mine
@@ -268,7 +301,7 @@ def _divergence_findings(endpoint: Endpoint, divergence: list[dict]) -> list[dic
 def _server_side(endpoint: Endpoint, certificate: dict | None, settings: ProbeSettings) -> list[dict]:
     if endpoint.ccs:
         return []  # the certificate comes from the Central Certificate Store: only the phone view judges it
-    if endpoint.http_sys_status == "missing":
+    if endpoint.http_sys_status == "missing" and not endpoint.served_by:
         return [
             finding(
                 "NO_HTTP_SYS_ENTRY",

@@ -202,6 +202,19 @@ def serving_entry(entries: list[dict], port: int, sni: str | None, local_ip: str
     return None
 
 
+def fallback_entry(entries: list[dict], binding_information: str, ssl_flags: int) -> dict | None:
+    """The entry HTTP.sys serves a binding's connections with when the binding has no entry of its own: an
+    SNI binding falls through to the port's ccs entry, then to its address's and the wildcard ipport entry;
+    an address binding to the wildcard. IIS shows no certificate for such a binding, yet changing that
+    entry changes what it serves. None when the binding has its own entry or nothing serves it."""
+    key = derive_key(binding_information, ssl_flags)
+    if key.kind == "ccs" or any(same_key(e.get("key") or "", key.key) for e in entries):
+        return None
+    ip, port, host = parse_binding_information(binding_information)
+    local = "0.0.0.0" if ip == "*" else ip
+    return serving_entry(entries, port, host if key.kind == "hostnameport" else None, local)
+
+
 def overriding_entries(entries: list[dict], key: str) -> list[dict]:
     """The ipport entries for one address that win over the wildcard entry `key` for connections to
     that address (a hidden entry overrides what IIS shows: win-acme #94, #292, #709)."""

@@ -167,14 +167,15 @@ def _whole_http_sys_entries(by_binding: dict, selected: list, new_thumbprint: st
     """Drops selected bindings whose HTTP.sys entry also serves a binding that stays as it is."""
     by_entry: dict[str, list[tuple[str, str]]] = {}
     for key, endpoints in by_binding.items():
-        if endpoints[0].get("http_sys_key"):
-            by_entry.setdefault(endpoints[0]["http_sys_key"].lower(), []).append(key)
+        served = _served_key(endpoints[0])
+        if served:
+            by_entry.setdefault(served, []).append(key)
     kept = list(selected)
     changed = True
     while changed:  # dropping one binding can strand another that shares its entry
         changed = False
         for key in list(kept):
-            entry = (by_binding[key][0].get("http_sys_key") or "").lower()
+            entry = _served_key(by_binding[key][0])
             staying = [
                 other
                 for other in by_entry.get(entry, [])
@@ -186,6 +187,11 @@ def _whole_http_sys_entries(by_binding: dict, selected: list, new_thumbprint: st
                 kept.remove(key)
                 changed = True
     return kept
+
+
+def _served_key(endpoint: dict) -> str:
+    """The entry that serves a binding: its own, or the one HTTP.sys falls back to when it has none."""
+    return (endpoint.get("served_by") or endpoint.get("http_sys_key") or "").lower()
 
 
 def _check_requested(by_binding: dict, sites: list[str] | None, bindings: list[dict] | None) -> None:

@@ -537,6 +537,46 @@ foreach ($entry in $selected) {
     }
 }
 
+# A binding with no entry of its own is served by the next entry HTTP.sys tries: an SNI binding the port's
+# ccs entry, then its address's, then the wildcard; an address binding the wildcard ([::] first for IPv6).
+# Changing that entry would reach it unseen (the rule of plugins/module_utils/iis_bindings.py fallback_entry).
+foreach ($entry in $selected) {
+    foreach ($candidate in $allBindings) {
+        if ($selected.Contains($candidate) -or $null -eq $candidate.key -or $candidate.key.Kind -eq 'ccs') {
+            continue
+        }
+        if ($null -ne (Find-HttpSysEntry -Entries $table -Key $candidate.key)) {
+            continue
+        }
+        $port = $candidate.key.Port
+        $address = '0.0.0.0'
+        if ($candidate.ip -and $candidate.ip -ne '*') {
+            $address = $candidate.ip
+        }
+        $next = New-Object -TypeName System.Collections.ArrayList
+        if ($candidate.key.Kind -eq 'hostnameport') {
+            $null = $next.Add("ccs=$port")
+        }
+        if ($address.Contains(':')) {
+            $null = $next.Add("ipport=[$address]:$port")
+            $null = $next.Add("ipport=[::]:$port")
+        }
+        elseif ($address -ne '0.0.0.0') {
+            $null = $next.Add("ipport=${address}:$port")
+        }
+        $null = $next.Add("ipport=0.0.0.0:$port")
+        foreach ($keyText in $next) {
+            $fallbackKey = [MfaServerTls.BindingKey]::Parse($keyText)
+            if ($null -ne (Find-HttpSysEntry -Entries $table -Key $fallbackKey)) {
+                if ($fallbackKey.SameAs($entry.key)) {
+                    $module.FailJson("binding $(Format-BindingName -Entry $candidate) has no HTTP.sys entry of its own ($($candidate.key.Key)), so HTTP.sys serves it with $($fallbackKey.Key), the entry of binding $(Format-BindingName -Entry $entry); the change would reach it too, so nothing was changed. Select that binding as well (it then gets an entry of its own), or leave this binding out.")
+                }
+                break
+            }
+        }
+    }
+}
+
 # ---- compute the change per HTTP.sys key ------------------------------------------------------------
 $groups = New-Object -TypeName System.Collections.ArrayList
 foreach ($entry in $selected) {

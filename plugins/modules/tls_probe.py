@@ -20,11 +20,12 @@ description:
   - The same codes are used by the server-side review of IIS bindings, which adds V(CERTIFICATE_MISSING)
     (a binding refers to a certificate the machine store does not hold) and the codes for where IIS and
     HTTP.sys part ways (V(NO_HTTP_SYS_ENTRY), V(OVERRIDDEN_BY_HIDDEN_ENTRY), V(BINDING_UNREADABLE),
-    V(ORPHANED_HTTP_SYS_ENTRY), V(FOREIGN_APP_ID), V(LEGACY_METADATA)); a probe never reports them.
+    V(ORPHANED_HTTP_SYS_ENTRY), V(SERVED_BY_FALLBACK_ENTRY), V(FOREIGN_APP_ID), V(LEGACY_METADATA)); a probe
+    never reports them.
   - "Finding codes: V(PRIVATE_CA), V(SELF_SIGNED), V(INCOMPLETE_CHAIN), V(HOSTNAME_MISMATCH), V(EXPIRED),
     V(NOT_YET_VALID), V(WEAK_SIGNATURE), V(WEAK_KEY), V(NO_SERVER_AUTH), V(LEGACY_TLS_ONLY), V(UNREACHABLE),
     V(HTTP_NOT_FOUND), V(UNTRUSTED), V(CERTIFICATE_MISSING), V(NO_HTTP_SYS_ENTRY), V(OVERRIDDEN_BY_HIDDEN_ENTRY),
-    V(BINDING_UNREADABLE) (errors); V(EXPIRING_SOON), V(ORPHANED_HTTP_SYS_ENTRY), V(FOREIGN_APP_ID),
+    V(BINDING_UNREADABLE) (errors); V(EXPIRING_SOON), V(ORPHANED_HTTP_SYS_ENTRY), V(SERVED_BY_FALLBACK_ENTRY), V(FOREIGN_APP_ID),
     V(LEGACY_METADATA) (warning); V(CHAIN_ORDER), V(ROOT_SENT) (info)."
 author:
   - mfa_server.tls maintainers (@mfa-server-tls)

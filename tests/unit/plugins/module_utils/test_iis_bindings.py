@@ -90,3 +90,19 @@ def test_a_specific_ipport_entry_overrides_the_wildcard() -> None:
     ]
     assert iis_bindings.overriding_entries(ENTRIES, "ipport=10.0.0.5:443") == []
     assert iis_bindings.overriding_entries(ENTRIES, "hostnameport=mfa.contoso.com:443") == []
+
+
+@pytest.mark.parametrize(
+    ("binding_information", "ssl_flags", "expected"),
+    [
+        ("10.0.0.7:443:", 0, "ipport=0.0.0.0:443"),  # no entry of its own: the wildcard serves it
+        ("10.0.0.5:443:", 0, None),  # has its own entry
+        ("*:443:other.contoso.com", 1, "ipport=0.0.0.0:443"),  # SNI without its entry, no ccs on 443
+        ("*:8443:intranet.contoso.com", 1, "ccs=8443"),  # ... falls to the port's ccs entry first
+        ("*:9443:", 0, None),  # nothing serves it at all
+        ("*:8443:intranet.contoso.com", 3, None),  # a ccs binding is the ccs entry
+    ],
+)
+def test_a_binding_without_its_own_entry_is_served_by_the_next_one(binding_information, ssl_flags, expected):
+    entry = iis_bindings.fallback_entry(ENTRIES, binding_information, ssl_flags)
+    assert (entry or {}).get("key") == expected
