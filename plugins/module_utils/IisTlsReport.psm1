@@ -23,7 +23,15 @@ function Get-RegistryDword {
     if ($null -eq $value) {
         return $null
     }
-    $number = [int64]$value
+    # A value written with the wrong type by hand (REG_SZ text, REG_BINARY) is reported as absent, not fatal:
+    # SCHANNEL reads only DWORDs.
+    $number = [int64]0
+    if ($value -is [int] -or $value -is [long]) {
+        $number = [int64]$value
+    }
+    elseif (-not [int64]::TryParse([string]$value, [System.Globalization.NumberStyles]::Integer, [System.Globalization.CultureInfo]::InvariantCulture, [ref]$number)) {
+        return $null
+    }
     if ($number -lt 0) {
         $number += 4294967296
     }
