@@ -283,6 +283,7 @@ def fleet_runs(lab: Lab, work: Path, forks: int, hosts: int, limits: dict[str, f
     (work / "ping.yml").write_text(PING)
     floor_run = playbook(lab, work, "win_ping (floor)", work / "ping.yml", forks)
     floor = floor_run.seconds
+    report(floor_run, floor)
     runs = [floor_run]
     for name, path in (
         ("facts.yml", PLAYBOOKS / "facts.yml"),
@@ -307,7 +308,6 @@ def fleet_runs(lab: Lab, work: Path, forks: int, hosts: int, limits: dict[str, f
         report(run, floor)
         judge(run, limits.get(name), 3, 1)
         runs.append(run)
-    report(floor_run, floor)
     return runs
 
 

@@ -8,7 +8,12 @@ sidecars do per key in prose, so it is accepted for any key.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
 
 COMMON = {
     "changed",
@@ -89,3 +94,11 @@ def check(result: dict, return_doc: dict) -> list[str]:
     if failed:  # a failure returns what it had gathered; missing keys are allowed then
         problems = [p for p in problems if "but missing" not in p]
     return problems
+
+
+def documented(module: str, result: dict) -> dict:
+    """`result` when it matches the RETURN of plugins/modules/<module>.yml; fails the test naming what does not."""
+    doc = yaml.safe_load((ROOT / "plugins" / "modules" / f"{module}.yml").read_text())["RETURN"]
+    problems = check(result, doc)
+    assert not problems, problems
+    return result

@@ -12,12 +12,11 @@ from __future__ import annotations
 import base64
 
 import pytest
-import yaml
 
 from lab.state import HostState
 
-from lab_harness import ROOT, Lab, running_lab
-from return_schema import check
+from lab_harness import Lab, running_lab
+from return_schema import documented
 
 
 @pytest.fixture(scope="module")
@@ -27,15 +26,8 @@ def lab(tmp_path_factory) -> Lab:
         yield lab
 
 
-def valid(module: str, result: dict) -> dict:
-    doc = yaml.safe_load((ROOT / "plugins" / "modules" / f"{module}.yml").read_text())["RETURN"]
-    problems = check(result, doc)
-    assert not problems, problems
-    return result
-
-
 def info(lab: Lab, host: str) -> dict:
-    return valid("iis_tls_info", lab.module(host, "mfa_server.tls.iis_tls_info"))
+    return documented("iis_tls_info", lab.module(host, "mfa_server.tls.iis_tls_info"))
 
 
 # ---- SNI flag without a host name ------------------------------------------------------------------------
@@ -62,7 +54,7 @@ def test_sni_binding_without_host_name_is_refused_before_any_change(lab):
     for check_mode in (False, True):
         result = lab.module(host, "mfa_server.tls.iis_binding_certificate", explicit, check=check_mode)
         assert result["failed"] and not result["changed"], result
-        valid("iis_binding_certificate", result)
+        documented("iis_binding_certificate", result)
         msg = result["msg"]
         assert "binding '*:443:' of site 'Default Web Site'" in msg
         assert (
@@ -85,7 +77,7 @@ def test_sni_binding_without_host_name_is_refused_before_any_change(lab):
     # the fix the message names: with the SNI flag cleared, the same call goes through
     with HostState(lab.dir, host).change() as live:
         live["sites"][0]["bindings"][1]["ssl_flags"] = 0
-    done = valid(
+    done = documented(
         "iis_binding_certificate", lab.module(host, "mfa_server.tls.iis_binding_certificate", explicit)
     )
     assert done["changed"] and not done["failed"] and done["http_sys"][0]["key"] == "ipport=0.0.0.0:443"

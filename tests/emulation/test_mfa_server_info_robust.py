@@ -12,10 +12,9 @@ import json
 import re
 
 import pytest
-import yaml
 
 from lab_harness import ROOT, Lab, running_lab
-from return_schema import check
+from return_schema import documented
 
 MODULE = "mfa_server.tls.mfa_server_info"
 # The body of mfa_server_info (and of host_tls_info) lives in this module util; the .ps1 only calls it.
@@ -68,10 +67,7 @@ def lab(tmp_path_factory) -> Lab:
 
 
 def valid(result: dict) -> dict:
-    doc = yaml.safe_load((ROOT / "plugins" / "modules" / "mfa_server_info.yml").read_text())["RETURN"]
-    problems = check(result, doc)
-    assert not problems, problems
-    return result
+    return documented("mfa_server_info", result)
 
 
 def test_unreadable_applications_are_skipped_with_a_reason(lab):

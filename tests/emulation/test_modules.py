@@ -7,22 +7,11 @@ import socket
 import ssl
 
 import pytest
-import yaml
 
-from lab_harness import ROOT, lab_cli, served_certificates
-from return_schema import check
+from lab_harness import lab_cli, served_certificates
+from return_schema import documented
 
 MODULES = ("iis_tls_info", "mfa_server_info", "certificate_import", "iis_binding_certificate")
-
-
-def returns(module: str) -> dict:
-    return yaml.safe_load((ROOT / "plugins" / "modules" / f"{module}.yml").read_text())["RETURN"]
-
-
-def valid(module: str, result: dict) -> dict:
-    problems = check(result, returns(module))
-    assert not problems, problems
-    return result
 
 
 def pfx(lab, kind: str, tmp_path, name: str | None = None) -> tuple[str, str]:
@@ -36,8 +25,8 @@ def pfx(lab, kind: str, tmp_path, name: str | None = None) -> tuple[str, str]:
 
 @pytest.mark.parametrize("host", ["mfa01", "mfa02", "mfa03"])
 def test_info_modules_keep_return_contract(traps_lab, host):
-    tls = valid("iis_tls_info", traps_lab.module(host, "mfa_server.tls.iis_tls_info"))
-    valid("mfa_server_info", traps_lab.module(host, "mfa_server.tls.mfa_server_info"))
+    tls = documented("iis_tls_info", traps_lab.module(host, "mfa_server.tls.iis_tls_info"))
+    documented("mfa_server_info", traps_lab.module(host, "mfa_server.tls.mfa_server_info"))
     if host == "mfa01":  # the trap host: orphaned entry, CCS binding, IPv6 binding
         statuses = {e["key"]: e["status"] for e in tls["http_sys"]}
         assert statuses["ipport=0.0.0.0:4443"] == "orphaned"
@@ -46,7 +35,7 @@ def test_info_modules_keep_return_contract(traps_lab, host):
 
 
 def test_secrets_are_never_returned(seed_lab):
-    result = valid("mfa_server_info", seed_lab.module("mfa01", "mfa_server.tls.mfa_server_info"))
+    result = documented("mfa_server_info", seed_lab.module("mfa01", "mfa_server.tls.mfa_server_info"))
     secret = seed_lab.raw_state("mfa01")["mfa"]["components"][0]["web_config"]["settings"][
         "WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD"
     ]
@@ -101,18 +90,20 @@ def test_import_and_bind_end_to_end(seed_lab, tmp_path):
     content = base64.b64encode((seed_lab.dir / "certs" / "replacement.pfx").read_bytes()).decode()
     password = (seed_lab.dir / "certs" / "replacement.pass").read_text()
     args = {"content": content, "password": password}
-    checked = valid(
+    checked = documented(
         "certificate_import",
         seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args, check=True, diff=True),
     )
     assert checked["changed"]  # (the tree callback drops `diff`: the playbook tests look at it)
     assert not any(c["thumbprint"] == checked["thumbprint"] for c in seed_lab.state("mfa02")["stores"]["My"])
-    imported = valid(
+    imported = documented(
         "certificate_import", seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args)
     )
     assert imported["changed"] and imported["intermediates_added"]
     assert password not in str(imported)
-    again = valid("certificate_import", seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args))
+    again = documented(
+        "certificate_import", seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args)
+    )
     assert not again["changed"]
     thumbprint = imported["thumbprint"]
     unknown = seed_lab.module(
@@ -129,13 +120,13 @@ def test_import_and_bind_end_to_end(seed_lab, tmp_path):
         "thumbprint": thumbprint,
         "bindings": [{"site": "Default Web Site", "binding_information": "*:443:"}],
     }
-    dry = valid(
+    dry = documented(
         "iis_binding_certificate",
         seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind, check=True, diff=True),
     )
     assert dry["changed"] and dry["bindings"][0]["new_thumbprint"] == thumbprint
     assert seed_lab.raw_state("mfa02")["sites"] == before["sites"]
-    done = valid(
+    done = documented(
         "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind)
     )
     assert done["changed"] and done["http_sys"][0]["action"] == "updated"
@@ -144,7 +135,7 @@ def test_import_and_bind_end_to_end(seed_lab, tmp_path):
     # the undo is the entry exactly as it was, and IIS configuration was never touched
     assert done["snapshot"] == [{"exists": True, **before["http_sys"][0]}]
     assert seed_lab.raw_state("mfa02")["sites"] == before["sites"]
-    again = valid(
+    again = documented(
         "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind)
     )
     assert not again["changed"]
@@ -152,7 +143,7 @@ def test_import_and_bind_end_to_end(seed_lab, tmp_path):
     assert chain[0] == thumbprint and len(chain) == 2  # leaf + intermediate from the CA store
 
     undo = {"restore": done["snapshot"]}
-    restored = valid(
+    restored = documented(
         "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", undo)
     )
     assert restored["changed"] and restored["http_sys"][0]["action"] == "restored"
@@ -219,7 +210,7 @@ def test_a_write_failing_midway_restores_every_entry_written(traps_lab, tmp_path
         assert result["failed"] and "were restored and verified" in result["msg"], result["msg"]
         assert result["rolled_back"] and result["rollback_verified"] and not result["changed"]
         assert len(result["snapshot"]) == 4
-        valid("iis_binding_certificate", result)
+        documented("iis_binding_certificate", result)
         assert traps_lab.raw_state("mfa01")["http_sys"] == before["http_sys"]
     finally:
         lab_cli("fault", "--dir", str(traps_lab.dir), "--host", "mfa01", "clear")
