@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -107,6 +107,7 @@ def _builder(
     public_key,
     not_before: dt.datetime | None,
     not_after: dt.datetime | None,
+    serial_number: int | None = None,
 ) -> x509.CertificateBuilder:
     start = not_before or now() - dt.timedelta(days=1)
     end = not_after or start + dt.timedelta(days=365)
@@ -115,19 +116,81 @@ def _builder(
         .subject_name(subject)
         .issuer_name(issuer)
         .public_key(public_key)
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial_number or x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
     )
 
 
-def _aia(url: str) -> x509.AuthorityInformationAccess:
-    return x509.AuthorityInformationAccess(
-        [
+def _aia(ca_issuers_url: str | None, ocsp_url: str | None = None) -> x509.AuthorityInformationAccess:
+    descriptions = []
+    if ocsp_url:
+        descriptions.append(
             x509.AccessDescription(
-                x509.AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(url)
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+            )
+        )
+    if ca_issuers_url:
+        descriptions.append(
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.CA_ISSUERS, x509.UniformResourceIdentifier(ca_issuers_url)
+            )
+        )
+    return x509.AuthorityInformationAccess(descriptions)
+
+
+def _crl_distribution_point(url: str) -> x509.CRLDistributionPoints:
+    return x509.CRLDistributionPoints(
+        [
+            x509.DistributionPoint(
+                full_name=[x509.UniformResourceIdentifier(url)],
+                relative_name=None,
+                reasons=None,
+                crl_issuer=None,
             )
         ]
+    )
+
+
+# Certificate Transparency (RFC 6962 3.3): a public CA embeds the signed certificate timestamps (SCTs) that logs
+# returned for the precertificate, as the extension 1.3.6.1.4.1.11129.2.4.2 whose value is an OCTET STRING
+# holding a TLS-encoded SignedCertificateTimestampList. `cryptography` parses that extension but cannot build
+# one, so it is encoded here. The lab's logs are names only: a log id is the SHA-256 of the name (a real one is
+# the SHA-256 of the log's public key), and the signature is made with a per-log key but is never verified by
+# the trust engine, which counts SCTs from distinct logs as Apple's policy does (docs/phone-rules.md).
+LAB_CT_LOGS = ("lab-ct-log-argon", "lab-ct-log-xenon", "lab-ct-log-nimbus")
+
+
+def ct_log_id(log_name: str) -> bytes:
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(log_name.encode())
+    return digest.finalize()
+
+
+def _tls_vector(data: bytes, length_bytes: int = 2) -> bytes:
+    return len(data).to_bytes(length_bytes, "big") + data
+
+
+def _sct(log_name: str, timestamp: dt.datetime, tbs_digest: bytes) -> bytes:
+    """One SCT v1: version, log id, timestamp (ms), no extensions, an ECDSA-SHA256 signature."""
+    log_key = ec.derive_private_key(int.from_bytes(ct_log_id(log_name), "big") % (2**255), ec.SECP256R1())
+    millis = int(timestamp.timestamp() * 1000).to_bytes(8, "big")
+    signature = log_key.sign(millis + tbs_digest, ec.ECDSA(hashes.SHA256()))
+    hash_sha256, sig_ecdsa = 4, 3  # RFC 5246 7.4.1.4.1 HashAlgorithm / SignatureAlgorithm codes
+    return (
+        b"\x00"
+        + ct_log_id(log_name)
+        + millis
+        + _tls_vector(b"")
+        + bytes([hash_sha256, sig_ecdsa])
+        + _tls_vector(signature)
+    )
+
+
+def _sct_list(log_names: list[str], timestamp: dt.datetime, subject_key: bytes) -> x509.UnrecognizedExtension:
+    scts = b"".join(_tls_vector(_sct(name, timestamp, subject_key)) for name in log_names)
+    return x509.UnrecognizedExtension(
+        ExtensionOID.PRECERT_SIGNED_CERTIFICATE_TIMESTAMPS, _der(0x04, _tls_vector(scts))
     )
 
 
@@ -193,13 +256,22 @@ def make_leaf(
     eku: list[x509.ObjectIdentifier] | None = None,
     aia_url: str | None = None,
     include_san: bool = True,
+    ocsp_url: str | None = None,
+    crl_url: str | None = None,
+    ct_logs: list[str] | tuple[str, ...] = (),
+    serial_number: int | None = None,
 ) -> Issued:
-    """A server certificate for `names` (DNS names or IP addresses). `issuer=None` makes it self-signed."""
+    """A server certificate for `names` (DNS names or IP addresses). `issuer=None` makes it self-signed.
+
+    `ocsp_url` and `aia_url` go into Authority Information Access, `crl_url` into CRL Distribution Points;
+    `ct_logs` names the lab CT logs (LAB_CT_LOGS) whose SCTs are embedded, one per log.
+    """
     key = key or new_key()
     subject = _name(common_name or (names[0] if names else "server"))
     issuer_name = issuer.cert.subject if issuer else subject
+    not_before = not_before or now() - dt.timedelta(days=1)
     builder = (
-        _builder(subject, issuer_name, key.public_key(), not_before, not_after)
+        _builder(subject, issuer_name, key.public_key(), not_before, not_after, serial_number)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_leaf_key_usage(key), critical=True)
         .add_extension(x509.ExtendedKeyUsage(eku if eku is not None else [SERVER_AUTH]), critical=False)
@@ -211,8 +283,13 @@ def make_leaf(
         builder = builder.add_extension(
             x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False
         )
-    if aia_url:
-        builder = builder.add_extension(_aia(aia_url), critical=False)
+    if aia_url or ocsp_url:
+        builder = builder.add_extension(_aia(aia_url, ocsp_url), critical=False)
+    if crl_url:
+        builder = builder.add_extension(_crl_distribution_point(crl_url), critical=False)
+    if ct_logs:
+        subject_key = x509.SubjectKeyIdentifier.from_public_key(key.public_key()).digest
+        builder = builder.add_extension(_sct_list(list(ct_logs), not_before, subject_key), critical=False)
     signer = issuer.key if issuer else key
     return Issued(_sign(builder, signer, hash_alg), key)
 

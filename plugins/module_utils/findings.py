@@ -52,6 +52,56 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         ERROR,
         "Enable TLS 1.2 (and 1.3 where supported) in SCHANNEL on the server; phones refuse TLS 1.0 and 1.1.",
     ),
+    # What phones require beyond a desktop browser (docs/phone-rules.md).
+    "VALIDITY_TOO_LONG": (
+        ERROR,
+        "Reissue the certificate with a validity of at most 398 days (public CAs issue no longer ones); Apple "
+        "devices refuse longer-lived server certificates.",
+    ),
+    "CT_MISSING": (
+        ERROR,
+        "Reissue the certificate from a public CA that embeds Certificate Transparency SCTs from enough distinct "
+        "logs (every public CA does by default); Apple devices and Chrome refuse it without them.",
+    ),
+    "NO_FORWARD_SECRECY": (
+        ERROR,
+        "Enable TLS 1.3, or TLS 1.2 with ECDHE cipher suites (e.g. TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), in the "
+        "server's SCHANNEL cipher suite order; App Transport Security refuses suites without forward secrecy.",
+    ),
+    "LEGACY_TLS_ENABLED": (
+        WARNING,
+        "Turn TLS 1.0 and 1.1 off: set the binding's 'Disable legacy TLS' flag (sslFlags DisableLegacyTLS) or "
+        "disable the protocols in SCHANNEL; phones do not need them.",
+    ),
+    "REVOKED": (
+        ERROR,
+        "Bind a new certificate at once: its CA has revoked this one, and clients that check revocation refuse it.",
+    ),
+    "REVOCATION_UNKNOWN": (
+        INFO,
+        "Nothing is required; check that the CA's OCSP responder or CRL is reachable if revocation matters here.",
+    ),
+    # The MFA Server's own path from the Mobile App Web Service to the Web Service SDK (docs/windows-model.md).
+    "MFA_SERVER_RETIRED": (
+        WARNING,
+        "Plan the move to Microsoft Entra multifactor authentication with the MFA Server Migration Utility: since "
+        "2024-09-30 MFA Server no longer services multifactor authentication requests.",
+    ),
+    "SDK_URL_UNSAFE": (
+        ERROR,
+        "Set the SDK URL in the component's web.config to https://<name>/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx "
+        "with a host name that the certificate bound for that address names (not an IP address or localhost).",
+    ),
+    "SDK_CONNECTION_FAILED": (
+        ERROR,
+        "Check the SDK URL, the WEB_SERVICE_SDK_AUTHENTICATION_USERNAME/_PASSWORD account (a member of "
+        "'PhoneFactor Admins') and that the Web Service SDK reaches the MFA Server service.",
+    ),
+    "COMPONENT_URL_NOT_FOUND": (
+        ERROR,
+        "Point the Mobile App Web Service URL in the MFA Server console at the virtual directory that exists "
+        "(the upgrade from PhoneFactor renamed it), or restore the old name.",
+    ),
     "UNREACHABLE": (
         ERROR,
         "Check that the address and port are right, the site is started, and no firewall blocks the path.",
