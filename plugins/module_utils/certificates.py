@@ -84,6 +84,29 @@ def not_after(cert: x509.Certificate) -> dt.datetime:
     return cert.not_valid_after_utc
 
 
+# Apple measures a validity period as RFC 5280 defines it, notBefore through notAfter inclusive, in days of
+# 86,400 seconds where any time beyond a whole day counts as one more day (support.apple.com 102028, 103214).
+SECONDS_PER_DAY = 86_400
+
+
+def validity_days(cert: x509.Certificate) -> int:
+    """The certificate's validity period in days as Apple counts them (a 398-day limit allows at most
+    398 * 86,400 seconds from notBefore through notAfter, both included)."""
+    seconds = int((not_after(cert) - not_before(cert)).total_seconds()) + 1  # notAfter's own second counts
+    return -(-seconds // SECONDS_PER_DAY)
+
+
+def embedded_sct_log_ids(cert: x509.Certificate) -> list[bytes]:
+    """The log id of every SCT embedded in the certificate (RFC 6962 3.3), duplicates included, in order.
+
+    Only counted and compared by callers: the SCT signatures are not verified against a log list."""
+    try:
+        scts = cert.extensions.get_extension_for_class(x509.PrecertificateSignedCertificateTimestamps).value
+    except x509.ExtensionNotFound:
+        return []
+    return [sct.log_id for sct in scts]
+
+
 def subject_alt_names(cert: x509.Certificate) -> list[str]:
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
