@@ -6,10 +6,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/mfa_server/tls
 WINDOWS_COLLECTION := .cache/collections/ansible_collections/ansible/windows/.from-ansible-14.5.0
+# community.crypto (ACME) and community.general (nsupdate), from the same wheel by the same script.
+ACME_COLLECTIONS := $(foreach c,community/crypto community/general,.cache/collections/ansible_collections/$(c)/.from-ansible-14.5.0)
 
 .PHONY: setup test lint unit demo bench-probe bench lab-up lab-down clean
 
-setup: $(STAMP) $(COLLECTION_LINK) $(WINDOWS_COLLECTION)
+setup: $(STAMP) $(COLLECTION_LINK) $(WINDOWS_COLLECTION) $(ACME_COLLECTIONS)
 
 $(STAMP): requirements.txt requirements-dev.txt scripts/find-python
 	@python=$$(scripts/find-python) && echo "Using $$python" && \
@@ -22,8 +24,9 @@ $(COLLECTION_LINK):
 	@mkdir -p $(dir $(COLLECTION_LINK))
 	@ln -sfn ../../../.. $(COLLECTION_LINK)
 
-# ansible.windows (win_ping, setup) from the pinned `ansible` wheel; Galaxy is not needed.
-$(WINDOWS_COLLECTION): scripts/install-windows-collection $(STAMP)
+# ansible.windows (win_ping, setup), community.crypto and community.general from the pinned `ansible`
+# wheel; Galaxy is not needed. The script installs whichever is missing, so one run serves every stamp.
+$(WINDOWS_COLLECTION) $(ACME_COLLECTIONS): scripts/install-windows-collection $(STAMP)
 	PY=$(PY) scripts/install-windows-collection
 	@touch $@
 
