@@ -9,6 +9,11 @@ a certificate from a private CA (root not public; the host trusts it, phones do 
      binding; an HTTP.sys entry with no IIS binding; a stale intermediate listed first in `CA`;
   2. already compliant (public certificate, intermediate in `CA`, MFA 8.0);
   3. IIS without MFA Server.
+Every MFA host has the Web Service SDK next to the two components, which call it at
+https://<public name>/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx with an account the SDK accepts. The `sdk-*`
+scenarios are the seed host with that path broken one way each (localhost, IP, http to another host, a name
+the certificate does not cover, wrong password, SDK cut off from the MFA service); `mobile-vdir-old-name`
+keeps the Mobile App Web Service under its PhoneFactor-era virtual directory.
 `divergent`: the seed host plus the divergences between IIS and HTTP.sys that real servers show (a hidden
 ipport entry overriding the wildcard, a binding without an entry, <customMetadata> 5506/5511, an entry owned
 by another program, an IPv6 binding without brackets).
@@ -35,6 +40,10 @@ DOMAIN = "corp.contoso.com"
 PUBLIC_DOMAIN = "lab.example"
 IIS_ROOT = "C:\\inetpub\\wwwroot"
 SECRET_USER = "CONTOSO\\svc-mfa-sdk"
+SECRET_PASSWORD = "Sdk-Secret-4711!"
+# The installer's default SDK URL, which must become the SDK's https URL by server name (windows-model.md 11).
+INSTALLER_SDK_URL = "http://localhost:4898/PfWsSdk.asmx"
+SDK_PATH = "/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx"
 
 
 def host_name(index: int) -> str:
@@ -81,7 +90,9 @@ def _sslcert(key: str, cert: pki.Issued | None, store: str = "MY", **fields) -> 
     return iis.new_entry(key, cert.sha1 if cert else "", store, **fields)
 
 
-def _mfa(version: str | None, site: str = "Default Web Site", sdk_host: str = "localhost") -> dict:
+def _mfa(version: str | None, site: str = "Default Web Site", sdk_url: str = INSTALLER_SDK_URL) -> dict:
+    """MFA Server with the User Portal, the Mobile App Web Service and the Web Service SDK on `site`; both
+    clients call the SDK at `sdk_url` with the account of "PhoneFactor Admins" the SDK accepts."""
     if version is None:
         return {
             "installed": False,
@@ -94,7 +105,7 @@ def _mfa(version: str | None, site: str = "Default Web Site", sdk_host: str = "l
         }
     secret = {
         "WEB_SERVICE_SDK_AUTHENTICATION_USERNAME": SECRET_USER,
-        "WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD": "Sdk-Secret-4711!",
+        "WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD": SECRET_PASSWORD,
     }
     return {
         "installed": True,
@@ -120,7 +131,7 @@ def _mfa(version: str | None, site: str = "Default Web Site", sdk_host: str = "l
                     "present": True,
                     "settings": {
                         "USE_WEB_SERVICE_SDK": "true",
-                        "pfup_pfwssdk_PfWsSdk": f"http://{sdk_host}:4898/PfWsSdk.asmx",
+                        "pfup_pfwssdk_PfWsSdk": sdk_url,
                         **secret,
                     },
                 },
@@ -135,14 +146,31 @@ def _mfa(version: str | None, site: str = "Default Web Site", sdk_host: str = "l
                 "web_config": {
                     "present": True,
                     "settings": {
-                        "pfMobile App Web Service_pfwssdk_PfWsSdk": f"http://{sdk_host}:4898/PfWsSdk.asmx",
+                        "pfMobile App Web Service_pfwssdk_PfWsSdk": sdk_url,
                         "SSL_REQUIRED": "true",
                         **secret,
                     },
                 },
             },
+            {
+                # The SDK authenticates its callers itself (IIS, "PhoneFactor Admins"): no credentials of its own.
+                "component": "web_service_sdk",
+                "site": site,
+                "virtual_path": "/MultiFactorAuthWebServiceSdk",
+                "physical_path": f"{IIS_ROOT}\\MultiFactorAuthWebServiceSdk",
+                "app_pool": "MultiFactorAuthWebServiceSdk",
+                "marker_file_present": True,
+                "web_config": {"present": True, "settings": {}},
+            },
         ],
+        # What the SDK accepts and whether it reaches the MFA Server service (lab.mfa_sdk).
+        "phonefactor_admins": [{"username": SECRET_USER, "password": SECRET_PASSWORD}],
+        "sdk_reaches_service": True,
     }
+
+
+def sdk_url_of(name: str, scheme: str = "https") -> str:
+    return f"{scheme}://{name}{SDK_PATH}"
 
 
 def _schannel() -> list[dict]:
@@ -216,7 +244,7 @@ def seed(index: int, ca: LabCA, state: HostState) -> dict:
         }
     ]
     data["http_sys"] = [_sslcert("ipport=0.0.0.0:443", leaf)]
-    data["mfa"] = _mfa("7.3.0.3")
+    data["mfa"] = _mfa("7.3.0.3", sdk_url=sdk_url_of(ident["public_name"]))
     return data
 
 
@@ -300,7 +328,7 @@ def _compliant_host(index: int, ca: LabCA, state: HostState) -> dict:
     data["stores"]["My"] = [store_entry(state, leaf, friendly="MFA public 2026")]
     data["stores"]["CA"].append(store_entry(state, ca["public-issuing"], key=False))
     data["http_sys"] = [_sslcert("ipport=0.0.0.0:443", leaf)]
-    data["mfa"] = _mfa("8.0.1.1")
+    data["mfa"] = _mfa("8.0.1.1", sdk_url=sdk_url_of(ident["public_name"]))
     return data
 
 
@@ -365,7 +393,78 @@ def divergent(index: int, ca: LabCA, state: HostState) -> dict:
     return data
 
 
-SCENARIOS = {"seed": seed, "traps": traps, "divergent": divergent}
+def _set_sdk_client(data: dict, **settings: str) -> dict:
+    """The seed host with these web.config settings on both SDK clients (User Portal, Mobile App Web Service);
+    `sdk_url` sets each one's own SDK URL key."""
+    for component in data["mfa"]["components"]:
+        values = component["web_config"]["settings"]
+        if "WEB_SERVICE_SDK_AUTHENTICATION_USERNAME" not in values:
+            continue
+        for key, value in settings.items():
+            if key == "sdk_url":
+                key = next(k for k in values if k.endswith("pfwssdk_PfWsSdk"))
+            values[key] = value
+    return data
+
+
+# One scenario per way the Mobile App Web Service's path to the SDK fails (windows-model.md 11); each is the
+# seed host with one thing changed.
+def sdk_localhost(index: int, ca: LabCA, state: HostState) -> dict:
+    """The installer's default SDK URL left in place: http://localhost:4898, where nothing listens."""
+    return _set_sdk_client(seed(index, ca, state), sdk_url=INSTALLER_SDK_URL)
+
+
+def sdk_ip(index: int, ca: LabCA, state: HostState) -> dict:
+    """The SDK by the host's IP address over https: no certificate names it."""
+    return _set_sdk_client(seed(index, ca, state), sdk_url=sdk_url_of(identity(index)["ip"]))
+
+
+def sdk_http_remote(index: int, ca: LabCA, state: HostState) -> dict:
+    """The SDK on another host, over http:// (the credentials cross the network in clear)."""
+    data = seed(index, ca, state)
+    data["host"]["dns"] = {f"mfa-sdk.{DOMAIN}": "10.20.9.10"}
+    return _set_sdk_client(data, sdk_url=sdk_url_of(f"mfa-sdk.{DOMAIN}", "http"))
+
+
+def sdk_name_uncovered(index: int, ca: LabCA, state: HostState) -> dict:
+    """The SDK by the computer's short name, which resolves to the host but which its certificate does not name."""
+    return _set_sdk_client(seed(index, ca, state), sdk_url=sdk_url_of(identity(index)["computer_name"]))
+
+
+def sdk_credentials(index: int, ca: LabCA, state: HostState) -> dict:
+    """A web.config password that is not the SDK account's (changed in the directory, not in web.config)."""
+    return _set_sdk_client(seed(index, ca, state), WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD="Sdk-Old-0000!")
+
+
+def sdk_service_down(index: int, ca: LabCA, state: HostState) -> dict:
+    """The SDK answers, but cannot reach the MFA Server service."""
+    data = seed(index, ca, state)
+    data["mfa"]["sdk_reaches_service"] = False
+    return data
+
+
+def mobile_vdir_old_name(index: int, ca: LabCA, state: HostState) -> dict:
+    """The Mobile App Web Service still under its PhoneFactor-era virtual directory."""
+    data = seed(index, ca, state)
+    for component in data["mfa"]["components"]:
+        if component["component"] == "mobile_app_web_service":
+            component["virtual_path"] = "/PhoneFactorPhoneAppWebService"
+            component["physical_path"] = f"{IIS_ROOT}\\PhoneFactorPhoneAppWebService"
+    return data
+
+
+SCENARIOS = {
+    "seed": seed,
+    "traps": traps,
+    "divergent": divergent,
+    "sdk-localhost": sdk_localhost,
+    "sdk-ip": sdk_ip,
+    "sdk-http-remote": sdk_http_remote,
+    "sdk-name-uncovered": sdk_name_uncovered,
+    "sdk-credentials": sdk_credentials,
+    "sdk-service-down": sdk_service_down,
+    "mobile-vdir-old-name": mobile_vdir_old_name,
+}
 
 
 def _merge(base: dict, override: dict) -> dict:

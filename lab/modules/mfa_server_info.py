@@ -6,6 +6,8 @@ As the .ps1 on Windows:
   not read, and a warning says it too; the rest of the host is still reported.
 - A web.config that cannot be read or parsed (`web_config.error` in the host state: the message
   XmlDocument.Load throws) leaves `web_config.present` false, with a `skipped_reason` and a warning.
+- `sdk_url_resolution`: the SDK URL's host name resolved as the host resolves it (Dns.GetHostAddresses;
+  lab.mfa_sdk.resolve), and whether every address is one of the host's own or a loopback address.
 - Order is ordinal (case-sensitive, culture-independent): components by site id then virtual path,
   `app_setting_keys` by name, as `[StringComparer]::Ordinal` sorts.
 """
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from lab import iis
+from lab import iis, mfa_sdk
 
 END_OF_SUPPORT = "2024-09-30"
 _MARKERS = {"mobile_app_web_service": "PfPaWs.asmx", "web_service_sdk": "PfWsSdk.asmx", "user_portal": None}
@@ -83,7 +85,11 @@ def run(m) -> None:
                 "https_bindings": [
                     b["binding_information"] for s, b in iis.https_bindings(data) if s is site
                 ],
+                "http_bindings": [
+                    b["binding_information"] for b in site["bindings"] if b["protocol"].lower() == "http"
+                ],
                 "web_config": _web_config(config),
+                "sdk_url_resolution": mfa_sdk.resolution(data, _web_config(config)["sdk_url"]),
                 "skipped_reason": reason,
             }
         )

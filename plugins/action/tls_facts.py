@@ -11,6 +11,11 @@ module execution, no further WinRM round trip.
 from __future__ import annotations
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.host_review import review_host
+from ansible_collections.mfa_server.tls.plugins.module_utils.mfa_checks import (
+    ConsoleUrlError,
+    MfaOptions,
+    parse_console_url,
+)
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeInputError, settings_from
 from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan import (
     PLAN_OPTIONS,
@@ -27,10 +32,16 @@ ARGUMENT_SPEC = {
     "probe_addresses": {"type": "dict", "default": {}},
     "sites": {"type": "list", "elements": "str", "default": []},
     "trust_bundle": {"type": "path"},
+    "require_ct": {"type": "bool"},  # unset: decided from the trust store (probe.settings_from)
     "extra_intermediates": {"type": "list", "elements": "path", "default": []},
     "fetch_aia": {"type": "bool", "default": True},
+    "check_revocation": {"type": "bool", "default": True},
+    "revocation_timeout": {"type": "float", "default": 5},
     "expiry_warning_days": {"type": "int", "default": 30},
     "timeout": {"type": "float", "default": 10},
+    # The MFA Server's own SDK path (mfa_checks): the SOAP test from the controller, and the console's URL.
+    "check_sdk_connection": {"type": "bool", "default": False},
+    "mobile_app_web_service_url": {"type": "str"},
     # The remediate role plans in the same task (one task on every host fewer); see remediation_plan.
     "plan": {"type": "dict", "options": PLAN_OPTIONS},
     # The compliance role fails a host in this task rather than in a second one on every host.
@@ -40,7 +51,7 @@ ARGUMENT_SPEC = {
 
 class ActionModule(ControllerAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
-    INPUT_ERRORS = (ProbeInputError, PlanError)
+    INPUT_ERRORS = (ProbeInputError, PlanError, ConsoleUrlError)
 
     def act(self, args: dict, task_vars: dict) -> dict:
         settings = settings_from(args)
@@ -50,6 +61,8 @@ class ActionModule(ControllerAction):
             raise ActionFailure(
                 f"probe_addresses maps IIS ports to host:port; a key is not a port: {error}."
             ) from error
+        if args["mobile_app_web_service_url"]:  # a wrong URL fails before the host is asked
+            parse_console_url(args["mobile_app_web_service_url"])
         module = "mfa_server.tls.host_tls_info"
         answer = self._execute_module(
             module_name=module, module_args={"sites": args["sites"]}, task_vars=task_vars
@@ -62,6 +75,7 @@ class ActionModule(ControllerAction):
             args["public_name"] or task_vars.get("inventory_hostname"),
             probe_addresses,
             settings,
+            MfaOptions(args["check_sdk_connection"], args["mobile_app_web_service_url"]),
         )
         result = {"changed": False, "compliant": review["compliant"], "ansible_facts": {"mfa_tls": review}}
         warnings = list(answer.get("warnings") or [])

@@ -89,8 +89,49 @@ function Read-WebConfig {
     return $result
 }
 
+function Get-OwnAddressSet {
+    # This machine's unicast addresses (loopback included), lower case, as IPAddress.ToString() writes them.
+    $own = @{}
+    foreach ($interface in [System.Net.NetworkInformation.NetworkInterface]::GetAllNetworkInterfaces()) {
+        foreach ($unicast in $interface.GetIPProperties().UnicastAddresses) {
+            $own[$unicast.Address.ToString().ToLowerInvariant()] = $true
+        }
+    }
+    return $own
+}
+
+function Resolve-SdkUrlHost {
+    # Where a component's SDK URL leads from this host: the addresses its host name resolves to here (as the
+    # component's own web request resolves it, hosts file included) and whether every one is this machine's
+    # own or a loopback address. $null when no SDK URL is set.
+    param([string]$Url, [hashtable]$OwnAddresses)
+    if ([string]::IsNullOrEmpty($Url)) {
+        return $null
+    }
+    $uri = $null
+    if (-not [System.Uri]::TryCreate($Url.Trim(), [System.UriKind]::Absolute, [ref]$uri) -or [string]::IsNullOrEmpty($uri.Host)) {
+        return [ordered]@{ host = $null; addresses = @(); local = $null; error = 'not an absolute URL' }
+    }
+    $result = [ordered]@{ host = $uri.DnsSafeHost; addresses = @(); local = $null; error = $null }
+    try {
+        $resolved = @([System.Net.Dns]::GetHostAddresses($uri.DnsSafeHost))
+    }
+    catch {
+        $cause = $_.Exception
+        if ($null -ne $cause.InnerException) {
+            $cause = $cause.InnerException
+        }
+        $result.error = $cause.Message
+        return $result
+    }
+    $result.addresses = @($resolved | ForEach-Object { $_.ToString() })
+    $foreign = @($resolved | Where-Object { -not ([System.Net.IPAddress]::IsLoopback($_) -or $OwnAddresses.ContainsKey($_.ToString().ToLowerInvariant())) })
+    $result.local = ($resolved.Count -gt 0) -and ($foreign.Count -eq 0)
+    return $result
+}
+
 function New-ComponentEntry {
-    param($Site, $Application, [string]$Component, [string]$Folder, $Https, $WebConfig, $Reason)
+    param($Site, $Application, [string]$Component, [string]$Folder, $Https, $Http, $WebConfig, $Reason, [hashtable]$OwnAddresses)
     $markers = @{
         'mobile_app_web_service' = 'PfPaWs.asmx'
         'web_service_sdk' = 'PfWsSdk.asmx'
@@ -118,7 +159,9 @@ function New-ComponentEntry {
         marker_file = $marker
         marker_file_present = $markerPresent
         https_bindings = $Https
+        http_bindings = $Http
         web_config = $WebConfig
+        sdk_url_resolution = (Resolve-SdkUrlHost -Url $WebConfig.sdk_url -OwnAddresses $OwnAddresses)
         skipped_reason = $Reason
     }
 }
@@ -263,6 +306,7 @@ function Get-MfaServerReport {
     # One application that cannot be looked at (no physical path, an unreadable folder, a web.config that does
     # not parse) is reported with a skipped_reason and a warning; it never stops the module.
     $components = New-Object -TypeName System.Collections.ArrayList
+    $ownAddresses = Get-OwnAddressSet
 
     if (Import-WebAdministrationAssembly) {
         try {
@@ -279,6 +323,7 @@ function Get-MfaServerReport {
         }
         foreach ($site in $siteList) {
             $https = @($site.Bindings | Where-Object { $_.Protocol -eq 'https' } | ForEach-Object { [string]$_.BindingInformation })
+            $http = @($site.Bindings | Where-Object { $_.Protocol -eq 'http' } | ForEach-Object { [string]$_.BindingInformation })
             $applications = @($site.Applications)
             $applicationPaths = [string[]]@($applications | ForEach-Object { [string]$_.Path })
             [System.Array]::Sort($applicationPaths, $applications, [System.StringComparer]::Ordinal)
@@ -300,7 +345,7 @@ function Get-MfaServerReport {
                         $reason = "the IIS application $where has no physical path, so its folder and web.config were not read. Set the application's physical path in IIS Manager (Basic Settings) to the component's folder."
                         $null = $Warnings.Add($reason)
                         if ($null -ne $byPath) {
-                            $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $byPath -Folder $folder -Https $https -WebConfig (New-WebConfigResult) -Reason $reason))
+                            $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $byPath -Folder $folder -Https $https -Http $http -OwnAddresses $ownAddresses -WebConfig (New-WebConfigResult) -Reason $reason))
                         }
                         continue
                     }
@@ -327,13 +372,13 @@ function Get-MfaServerReport {
                     if ($null -eq $component) {
                         continue
                     }
-                    $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $component -Folder $folder -Https $https -WebConfig $webConfig -Reason $status.error))
+                    $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $component -Folder $folder -Https $https -Http $http -OwnAddresses $ownAddresses -WebConfig $webConfig -Reason $status.error))
                 }
                 catch {
                     $reason = "cannot read the folder '$folder' of the IIS application $where ($($_.Exception.Message)), so it was skipped. Check the application's physical path in IIS Manager, and that the account Ansible uses can read it."
                     $null = $Warnings.Add($reason)
                     if ($null -ne $byPath) {
-                        $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $byPath -Folder $folder -Https $https -WebConfig (New-WebConfigResult) -Reason $reason))
+                        $null = $components.Add((New-ComponentEntry -Site $site -Application $application -Component $byPath -Folder $folder -Https $https -Http $http -OwnAddresses $ownAddresses -WebConfig (New-WebConfigResult) -Reason $reason))
                     }
                 }
             }

@@ -12,7 +12,12 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, iis_bindings, tls_client
+from ansible_collections.mfa_server.tls.plugins.module_utils import (
+    certificates,
+    iis_bindings,
+    mfa_checks,
+    tls_client,
+)
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import evaluate_chain
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import ERROR, finding
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings, probe_one
@@ -115,8 +120,10 @@ def review_host(
     public_name: str,
     probe_addresses: dict[int, str],
     settings: ProbeSettings,
+    mfa_options: mfa_checks.MfaOptions | None = None,
 ) -> dict:
-    """The structured verdict for one host (the `mfa_tls` fact)."""
+    """The structured verdict for one host (the `mfa_tls` fact). The MFA Server's own checks (retirement,
+    SDK URL, SDK connection test, console URL) are host-level findings in `mfa_findings` (mfa_checks)."""
     by_thumbprint = {
         (c["thumbprint"].upper(), iis_bindings.store_display_name(c.get("store_name"))): c
         for c in iis.get("certificates") or []
@@ -158,6 +165,10 @@ def review_host(
             }
         )
     host_errors = [d for d in divergence if d["severity"] == ERROR and not d.get("binding_reviewed")]
+    mfa_findings = mfa_checks.host_findings(
+        iis, mfa, reviewed, probe_addresses, mfa_options or mfa_checks.MfaOptions(), settings.timeout
+    )
+    host_errors += [f for f in mfa_findings if f["severity"] == ERROR]
     return {
         "computer_name": iis.get("computer_name"),
         "compliant": all(e["compliant"] for e in reviewed) and not host_errors,
@@ -170,6 +181,7 @@ def review_host(
         ]
         + [f"{d['where']}: {d['code']}" for d in host_errors],
         "mfa_server": _mfa_summary(mfa),
+        "mfa_findings": mfa_findings,
         "http_sys_divergence": [{k: v for k, v in d.items() if k != "binding_reviewed"} for d in divergence],
         # The HTTP.sys entries as read: the remediation plan's undo restores exactly these.
         "http_sys_entries": [
@@ -324,6 +336,7 @@ def _server_side(endpoint: Endpoint, certificate: dict | None, settings: ProbeSe
         settings.store,
         policy=settings.policy,
         find_missing_issuer=settings.issuer_lookup,
+        revocation=settings.revocation,
     )
     return [f.as_dict() for f in evaluation.findings]
 

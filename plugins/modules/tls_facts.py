@@ -41,6 +41,12 @@ options:
   trust_bundle:
     description: A PEM file of the root CAs phones trust; defaults to Mozilla's roots (certifi).
     type: path
+  require_ct:
+    description:
+      - Require Apple's embedded Certificate Transparency SCTs (V(CT_MISSING)) from certificates that validate to
+        the trust store; counted, not verified. See O(mfa_server.tls.tls_probe#module:require_ct).
+      - When not set, V(true) with the default (Mozilla) trust store and V(false) with O(trust_bundle).
+    type: bool
   extra_intermediates:
     description: PEM files of intermediates used only to diagnose incomplete chains.
     type: list
@@ -50,6 +56,16 @@ options:
     description: Fetch missing intermediates from AIA URLs for the diagnosis (never for the verdict).
     type: bool
     default: true
+  check_revocation:
+    description:
+      - Check each bound leaf's revocation (OCSP, else CRL) server side and from the phone's side, as
+        O(mfa_server.tls.tls_probe#module:check_revocation) does; each certificate is looked up once per host.
+    type: bool
+    default: true
+  revocation_timeout:
+    description: Seconds allowed for all revocation requests of one certificate.
+    type: float
+    default: 5
   expiry_warning_days:
     description: Warn (V(EXPIRING_SOON)) when a certificate expires within this many days.
     type: int
@@ -58,6 +74,28 @@ options:
     description: Seconds allowed for each probe connection.
     type: float
     default: 10
+  check_sdk_connection:
+    description:
+      - Ask each Mobile App Web Service to test its own connection to the Web Service SDK (the SOAP operation
+        C(TestPfWsSdkConnection) of C(PfPaWs.asmx), POSTed from the controller to the address the probe used,
+        with SNI and Host set to the public name; the certificate is not verified for this call). Anything but
+        success is V(SDK_CONNECTION_FAILED) in RV(ansible_facts.mfa_tls.mfa_findings), quoting briefly what
+        the service answered. Each call waits at most O(timeout) per step.
+      - The compliance role turns it on (C(mfa_tls_check_sdk_connection)); the other roles leave it off.
+    type: bool
+    default: false
+  mobile_app_web_service_url:
+    description:
+      - The "Mobile App Web Service URL" set in the MFA Server console (Mobile App tab, before v8.0), for
+        example C(https://mfa.contoso.com/MultiFactorAuthMobileAppWebService/). The console keeps it in the
+        MFA Server's own configuration, which M(mfa_server.tls.host_tls_info) does not read, so the
+        administrator gives it here (role variable C(mfa_tls_mobile_app_web_service_url)).
+      - When given, C(PfPaWs.asmx) under it is requested from the controller; an HTTP 404 while the
+        Mobile App Web Service is installed under its other virtual directory name (the upgrade from
+        PhoneFactor renamed C(PhoneFactorPhoneAppWebService) to C(MultiFactorAuthMobileAppWebService)) is
+        V(COMPONENT_URL_NOT_FOUND), any other 404 V(HTTP_NOT_FOUND), no answer V(UNREACHABLE).
+      - Not given, that check is skipped.
+    type: str
   fail_when_noncompliant:
     description:
       - Fail the host when it is not compliant, with one line per problem in the message. Ansible then does
@@ -207,13 +245,31 @@ ansible_facts:
         problems:
           description:
             - One line per endpoint that is not compliant, with its URL, binding and finding codes, then one
-              per host-level divergence of severity error (a binding that cannot be mapped to HTTP.sys).
+              per host-level divergence of severity error (a binding that cannot be mapped to HTTP.sys), then
+              one per error of RV(ansible_facts.mfa_tls.mfa_findings).
           type: list
           elements: str
           returned: always
         mfa_server:
           description: MFA Server installation facts (installed, version, end of support, components).
           type: dict
+          returned: always
+        mfa_findings:
+          description:
+            - The MFA Server's own checks, each a finding (C(code), C(severity), C(message), C(remediation)) with
+              C(where) it is (the install folder, a component and its web.config key, a URL). An error counts
+              against RV(ansible_facts.mfa_tls.compliant) and is listed in RV(ansible_facts.mfa_tls.problems).
+            - V(MFA_SERVER_RETIRED) (warning) on every host with MFA Server installed, with the retirement date
+              (2024-09-30) and the migration path.
+            - V(SDK_URL_UNSAFE) when the SDK URL of the Mobile App Web Service, or of the User Portal when its
+              C(USE_WEB_SERVICE_SDK) is true, is C(http://) to another host, names the SDK by an IP address
+              or C(localhost) over HTTPS, leads to a port where no http binding of the SDK's site listens, or
+              lands (from the host, by the addresses the host resolved and IIS's and HTTP.sys's own rules) on a
+              certificate that does not name its host or on a binding that does not serve the SDK.
+            - V(SDK_CONNECTION_FAILED) with O(check_sdk_connection); V(COMPONENT_URL_NOT_FOUND),
+              V(HTTP_NOT_FOUND) or V(UNREACHABLE) with O(mobile_app_web_service_url).
+          type: list
+          elements: dict
           returned: always
         http_sys_divergence:
           description:
