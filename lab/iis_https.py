@@ -2,7 +2,8 @@
 
 The certificate is the one HTTP.sys would choose (lab.iis.select_entry); the chain sent is the leaf plus
 the intermediates found in the host's `CA` store (not `Root`), as Schannel builds it; the fault
-`no_intermediates` sends the leaf alone. Paths of installed MFA components answer 200, others 404.
+`no_intermediates` sends the leaf alone. Paths of installed MFA components answer 200, others 404; a SOAP
+POST of TestPfWsSdkConnection to PfPaWs.asmx answers from the host's state (lab.mfa_sdk).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from lab import certinfo, iis
+from lab import certinfo, iis, mfa_sdk
 from lab.state import HostState, find_cert
 
 _MARKERS = {"mobile_app_web_service": "pfpaws.asmx", "web_service_sdk": "pfwssdk.asmx"}
@@ -209,20 +210,52 @@ def _serve_http(tls: ssl.SSLSocket, data: dict, port: int, sni: str | None, loca
                 break
             name, _sep, value = line.decode("latin-1").partition(":")
             headers[name.strip().lower()] = value.strip()
-        if int(headers.get("content-length") or 0):
-            reader.read(int(headers["content-length"]))
+        length = min(int(headers.get("content-length") or 0), 1 << 20)
+        payload = reader.read(length) if length else b""
         parts = request_line.decode("latin-1").split()
         path = parts[1] if len(parts) > 1 else "/"
         status, body = _route(data, port, headers.get("host") or sni or "", local_ip, path)
-        reason = {200: "OK", 404: "Not Found"}[status]
+        content_type = "text/html; charset=utf-8"
+        if status == 200 and parts[:1] == ["POST"] and path.split("?")[0].lower().endswith("/pfpaws.asmx"):
+            status, body = _soap(data, port, headers, local_ip, path, payload)
+            content_type = "text/xml; charset=utf-8"
+        reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}[status]
         close = headers.get("connection", "").lower() == "close"
         tls.sendall(
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\nServer: Microsoft-IIS/10.0\r\n"
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nServer: Microsoft-IIS/10.0\r\n"
             f"Content-Length: {len(body)}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n".encode()
             + body
         )
         if close:
             return
+
+
+def _soap(
+    data: dict, port: int, headers: dict, local_ip: str, path: str, payload: bytes
+) -> tuple[int, bytes]:
+    """A SOAP 1.1 call to the Mobile App Web Service at `path` (which answered 200 to the route): ASMX
+    dispatches on the SOAPAction header; TestPfWsSdkConnection tests the host's own path to the SDK."""
+    action = headers.get("soapaction", "").strip().strip('"')
+    if action != mfa_sdk.SOAP_ACTION or b"TestPfWsSdkConnection" not in payload:
+        return 500, mfa_sdk.soap_fault(
+            f"Server did not recognize the value of HTTP Header SOAPAction: {action}."
+        )
+    site = iis.site_for(data, port, headers.get("host") or "", local_ip)
+    component = next(
+        (
+            c
+            for c in data["mfa"]["components"]
+            if c["component"] == "mobile_app_web_service"
+            and site is not None
+            and c["site"] == site["name"]
+            and path.split("?")[0].lower() == c["virtual_path"].rstrip("/").lower() + "/pfpaws.asmx"
+            and c.get("marker_file_present")
+        ),
+        None,
+    )
+    if component is None:  # a path under another component's folder: no such service there
+        return 404, b"<h1>404 - File or directory not found.</h1>"
+    return 200, mfa_sdk.soap_answer(mfa_sdk.test_connection(data, component))
 
 
 def _route(data: dict, port: int, host_header: str, local_ip: str, path: str) -> tuple[int, bytes]:
