@@ -7,6 +7,7 @@ import socketserver
 import ssl
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 
 
@@ -18,8 +19,13 @@ class _Server(socketserver.ThreadingTCPServer):
 
 class HTTPSServer:
     """Serves `chain` (leaf first, in the order given, as Schannel would send it) and answers each
-    path in `routes` with its status, 404 elsewhere. `max_tls` caps the version (legacy servers);
-    `plain=True` speaks plain HTTP on the port, so a TLS handshake fails."""
+    path in `routes` with its status, 404 elsewhere. `plain=True` speaks plain HTTP on the port, so a TLS
+    handshake fails.
+
+    The versions accepted are `min_tls` to `max_tls`. By default a correct server: TLS 1.2 and 1.3; a
+    `max_tls` below 1.2 alone makes a legacy-only server (TLS 1.0 up to it). `ciphers` (an OpenSSL cipher
+    string) narrows the TLS 1.0-1.2 suites, e.g. "AES128-GCM-SHA256" (RSA key exchange, no forward secrecy,
+    which needs an RSA certificate); Python cannot narrow the TLS 1.3 suites, all of which are forward-secret."""
 
     def __init__(
         self,
@@ -28,9 +34,12 @@ class HTTPSServer:
         routes: dict[str, int] | None = None,
         max_tls: ssl.TLSVersion | None = None,
         plain: bool = False,
+        *,
+        min_tls: ssl.TLSVersion | None = None,
+        ciphers: str | None = None,
     ) -> None:
         self.routes = routes if routes is not None else {"/": 200}
-        self.context = None if plain else self._context(chain_pem, key_pem, max_tls)
+        self.context = None if plain else self._context(chain_pem, key_pem, min_tls, max_tls, ciphers)
         outer = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -42,13 +51,26 @@ class HTTPSServer:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @staticmethod
-    def _context(chain_pem: list[bytes], key_pem: bytes, max_tls: ssl.TLSVersion | None) -> ssl.SSLContext:
+    def _context(
+        chain_pem: list[bytes],
+        key_pem: bytes,
+        min_tls: ssl.TLSVersion | None,
+        max_tls: ssl.TLSVersion | None,
+        ciphers: str | None,
+    ) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        # Level 0 lets the server load weak keys and SHA-1 chains, which the tests must serve.
-        context.set_ciphers("DEFAULT:@SECLEVEL=0")
-        if max_tls is not None:
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = max_tls
+        # Level 0 lets the server load weak keys and SHA-1 chains, which the tests must serve (and lets
+        # OpenSSL 3 speak TLS 1.0/1.1 at all).
+        context.set_ciphers(f"{ciphers or 'DEFAULT'}:@SECLEVEL=0")
+        maximum = max_tls or ssl.TLSVersion.MAXIMUM_SUPPORTED
+        if min_tls is None:
+            legacy_only = max_tls is not None and max_tls < ssl.TLSVersion.TLSv1_2
+            min_tls = ssl.TLSVersion.TLSv1 if legacy_only else ssl.TLSVersion.TLSv1_2
+        with warnings.catch_warnings():
+            # Python deprecates TLS 1.0/1.1; serving them is the point of a legacy test server.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = min_tls
+            context.maximum_version = maximum
         with tempfile.TemporaryDirectory() as folder:
             cert_file, key_file = Path(folder, "chain.pem"), Path(folder, "key.pem")
             cert_file.write_bytes(b"".join(chain_pem))

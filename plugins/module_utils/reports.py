@@ -31,6 +31,9 @@ COLUMNS = [
     "not_after",
     "verdict",
     "codes",
+    # What the phone's side negotiated, as sslyze's summary shows it: the versions accepted and the suite.
+    "protocols",
+    "cipher",
 ]
 
 
@@ -62,6 +65,7 @@ def rows(hosts: list[dict]) -> list[dict]:
                     "not_after": endpoint["certificate"].get("not_after") or "",
                     "verdict": "compliant" if endpoint["compliant"] else "NOT COMPLIANT",
                     "codes": " ".join(endpoint["codes"]),
+                    **_connection(endpoint.get("phone") or {}),
                     "fix": " ".join(
                         dict.fromkeys(
                             f["remediation"] for f in _findings(endpoint) if f["severity"] == "error"
@@ -73,6 +77,15 @@ def rows(hosts: list[dict]) -> list[dict]:
             verdict = host.get("error") or "no HTTPS binding"
             result.append(dict.fromkeys([*COLUMNS, "fix"], "") | {"host": host["host"], "verdict": verdict})
     return result
+
+
+def _connection(phone: dict) -> dict:
+    """Protocols accepted and the suite negotiated (IANA name where known); empty for reviews from before
+    the probe recorded them."""
+    return {
+        "protocols": " ".join(phone.get("protocols") or []),
+        "cipher": phone.get("cipher_iana") or phone.get("cipher") or "",
+    }
 
 
 def summary(hosts: list[dict]) -> dict:

@@ -3,11 +3,15 @@
 """Connects to an HTTPS endpoint like a phone: SNI, TLS 1.2 minimum, chain recorded exactly as sent.
 
 Nothing is verified here (the trust engine judges the chain); the handshake only has to complete so
-that the chain can be seen, whatever is wrong with it.
+that the chain can be seen, whatever is wrong with it. Besides, which of TLS 1.0-1.3 the server accepts
+and whether a forward-secret suite that App Transport Security accepts can be negotiated: learned from the
+phone's handshake where it can be, otherwise from ClientHellos whose answer is read no further than the
+ServerHello (a refusal costs the server one alert).
 """
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import urllib.parse
@@ -41,6 +45,10 @@ class Target:
 class Handshake:
     chain_der: list[bytes] = field(default_factory=list)
     tls_version: str | None = None
+    cipher: str | None = None  # the suite negotiated, OpenSSL's name
+    cipher_iana: str | None = None  # its IANA name, where known
+    protocols: list[str] = field(default_factory=list)  # the versions the server accepts, oldest first
+    forward_secrecy: bool | None = None  # TLS 1.3 or an ATS ECDHE suite over TLS 1.2; None: not known
     legacy_only: bool = False  # only TLS 1.0/1.1 worked
     http_status: int | None = None
     http_error: str | None = None
@@ -87,25 +95,85 @@ def split_address(address: str, url: str) -> tuple[str, int]:
     return parsed.hostname, port
 
 
-def _context(legacy: bool) -> ssl.SSLContext:
+# The suites App Transport Security accepts over TLS 1.2, all ECDHE (forward secrecy) with AES-128/256: Apple's
+# "Requirements for Connecting Using ATS" (Information Property List Key Reference, NSAppTransportSecurity,
+# https://developer.apple.com/library/archive/documentation/General/Reference/InfoPlistKeyReference/Articles/CocoaKeys.html,
+# now "Preventing Insecure Network Connections"). The list has 11 suites: TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA is not
+# on it, although its ECDSA twin is. OpenSSL name -> IANA name (as `openssl ciphers -stdname` prints them).
+ATS_SUITES = {
+    "ECDHE-ECDSA-AES256-GCM-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "ECDHE-ECDSA-AES128-GCM-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-ECDSA-AES256-SHA384": "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    "ECDHE-ECDSA-AES256-SHA": "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "ECDHE-ECDSA-AES128-SHA256": "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "ECDHE-ECDSA-AES128-SHA": "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "ECDHE-RSA-AES256-GCM-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "ECDHE-RSA-AES128-GCM-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "ECDHE-RSA-AES256-SHA384": "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+    "ECDHE-RSA-AES128-SHA256": "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "ECDHE-RSA-AES128-SHA": "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+}
+# IANA names of other TLS 1.2 suites Schannel or OpenSSL commonly negotiate, so that a finding can name them as
+# Windows does (TLS 1.3 suites already carry their IANA name).
+_OTHER_SUITES = {
+    "ECDHE-RSA-AES256-SHA": "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "ECDHE-ECDSA-CHACHA20-POLY1305": "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "ECDHE-RSA-CHACHA20-POLY1305": "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "DHE-RSA-AES256-GCM-SHA384": "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    "DHE-RSA-AES128-GCM-SHA256": "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    "DHE-RSA-AES256-SHA": "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+    "DHE-RSA-AES128-SHA": "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    "AES256-GCM-SHA384": "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "AES128-GCM-SHA256": "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "AES256-SHA256": "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    "AES128-SHA256": "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    "AES256-SHA": "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "AES128-SHA": "TLS_RSA_WITH_AES_128_CBC_SHA",
+}
+# Python's names of the versions (SSLSocket.version()), oldest first.
+VERSION_NAMES = {
+    ssl.TLSVersion.TLSv1: "TLSv1",
+    ssl.TLSVersion.TLSv1_1: "TLSv1.1",
+    ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+    ssl.TLSVersion.TLSv1_3: "TLSv1.3",
+}
+LEGACY_VERSIONS = ("TLSv1", "TLSv1.1")
+_DEFAULT_CIPHERS = "DEFAULT:@SECLEVEL=0"
+
+
+def iana_name(cipher: str | None) -> str | None:
+    """The IANA name of an OpenSSL suite name, where this module knows it."""
+    if cipher is None:
+        return None
+    if cipher.startswith("TLS_"):
+        return cipher
+    return ATS_SUITES.get(cipher) or _OTHER_SUITES.get(cipher)
+
+
+def _context(
+    minimum: ssl.TLSVersion,
+    maximum: ssl.TLSVersion = ssl.TLSVersion.MAXIMUM_SUPPORTED,
+    ciphers: str = _DEFAULT_CIPHERS,
+) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    # Security level 0 lets the handshake finish with weak keys and SHA-1 chains, so they can be judged.
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")
-    if legacy:
-        # Python deprecates these versions; the probe needs them only to tell a legacy-only server apart.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            context.minimum_version = ssl.TLSVersion.TLSv1
-            context.maximum_version = ssl.TLSVersion.TLSv1_1
-    else:
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
+    # Security level 0 lets the handshake finish with weak keys and SHA-1 chains, so they can be judged
+    # (and lets OpenSSL 3 speak TLS 1.0/1.1 at all).
+    context.set_ciphers(ciphers)
+    with warnings.catch_warnings():
+        # Python deprecates TLS 1.0 and 1.1; the probe needs them only to find servers that still accept them.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = minimum
+        context.maximum_version = maximum
     return context
 
 
-_PHONE_CONTEXT = _context(legacy=False)
-_LEGACY_CONTEXT = _context(legacy=True)
+_PHONE_CONTEXT = _context(ssl.TLSVersion.TLSv1_2)
+_LEGACY_CONTEXT = _context(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
+_TLS10_CONTEXT = _context(ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1)
+_TLS12_CONTEXT = _context(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2)
+_ATS_CONTEXT = _context(ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_2, ":".join(ATS_SUITES))
 
 
 def presented_chain(tls: ssl.SSLSocket) -> list[bytes]:
@@ -118,42 +186,216 @@ def presented_chain(tls: ssl.SSLSocket) -> list[bytes]:
 
 
 def handshake(target: Target, timeout: float) -> Handshake:
+    """The phone's handshake and GET, and which protocol versions the server accepts.
+
+    Every check is in flight while something else runs, without a thread (a thread per probe costs more than
+    its checks): the legacy check's ClientHello leaves first and is answered during the phone's handshake;
+    the one check the negotiated version and suite may still call for (`_modern_check`) leaves before the GET
+    and is answered during it."""
+    try:
+        addresses = resolve(target)
+    except OSError as error:
+        return Handshake(error=f"no TCP connection to {target.address}: {error.strerror or error}")
+    with HelloCheck(target, _LEGACY_CONTEXT, timeout, addresses) as legacy_check:
+        result, modern_error = _phone_handshake(target, timeout, addresses)
+        legacy, answered = legacy_check.answer()
+    if result.error:  # no TCP connection
+        return result
+    if modern_error is not None:
+        if legacy is None and answered:
+            result.error = f"TLS handshake with {target.address} failed: {modern_error}"
+            return result
+        # A legacy-only server (or a legacy check without an answer): its chain is still worth judging.
+        return _legacy_handshake(target, timeout, addresses, modern_error, result)
+    if legacy is not None:
+        result.protocols[:0] = _legacy_versions(target, timeout, addresses, legacy)
+    return result
+
+
+def _phone_handshake(target: Target, timeout: float, addresses: list) -> tuple[Handshake, str | None]:
+    """(the result, why the TLS handshake failed or None). A failed TCP connection is the result's error."""
     result = Handshake()
     try:
-        raw = socket.create_connection((target.connect_host, target.connect_port), timeout=timeout)
+        raw = connect(addresses, timeout)
     except OSError as error:
         result.error = f"no TCP connection to {target.address}: {error.strerror or error}"
-        return result
-    server_name = target.host if _is_dns_name(target.host) else None
-    modern_error = ""
+        return result, None
     try:
-        with _PHONE_CONTEXT.wrap_socket(raw, server_hostname=server_name) as tls:
-            result.tls_version = tls.version()
-            result.chain_der = presented_chain(tls)
-            _request(tls, target, result)
-            return result
+        with _PHONE_CONTEXT.wrap_socket(raw, server_hostname=_server_name(target)) as tls:
+            _record_session(tls, result)
+            check = _modern_check(target, timeout, addresses, result)
+            with check or contextlib.nullcontext():
+                _request(tls, target, result)
+                if check:
+                    _apply_modern_check(check, result)
+            return result, None
     except (ssl.SSLError, OSError) as error:
-        modern_error = _describe(error)
+        return result, _describe(error)
     finally:
         raw.close()
-    return _legacy_handshake(target, timeout, modern_error, result)
 
 
-def _legacy_handshake(target: Target, timeout: float, modern_error: str, result: Handshake) -> Handshake:
-    """Tells 'only TLS 1.0/1.1' apart from every other handshake failure."""
-    server_name = target.host if _is_dns_name(target.host) else None
+def _record_session(tls: ssl.SSLSocket, result: Handshake) -> None:
+    result.tls_version = tls.version()
+    cipher = tls.cipher()
+    result.cipher = cipher[0] if cipher else None
+    result.cipher_iana = iana_name(result.cipher)
+    result.chain_der = presented_chain(tls)
+
+
+def _modern_check(target: Target, timeout: float, addresses: list, result: Handshake) -> HelloCheck | None:
+    """TLS 1.2/1.3 and forward secrecy as far as the phone's handshake tells them; the one check left, sent.
+
+    The phone offers TLS 1.2 and 1.3: a server that picks 1.2 does not accept 1.3, and one that picks 1.3 has
+    forward secrecy (every TLS 1.3 suite is ephemeral), so only whether it also accepts 1.2 is left to check.
+    Over TLS 1.2 the client offers ECDHE first; a suite on the ATS list proves forward secrecy, any other (the
+    server's own order, as Schannel's) leaves one check: a ClientHello offering only the ATS suites."""
+    result.protocols = [result.tls_version]
+    if result.tls_version == "TLSv1.3":
+        result.forward_secrecy = True
+        return HelloCheck(target, _TLS12_CONTEXT, timeout, addresses)
+    if result.cipher in ATS_SUITES:
+        result.forward_secrecy = True
+        return None
+    return HelloCheck(target, _ATS_CONTEXT, timeout, addresses)
+
+
+def _apply_modern_check(check: HelloCheck, result: Handshake) -> None:
+    accepted, answered = check.answer()
+    if result.tls_version == "TLSv1.3":
+        if accepted is not None:
+            result.protocols.insert(0, "TLSv1.2")
+    else:
+        # Without an answer nothing is known: no finding rather than a wrong one.
+        result.forward_secrecy = accepted is not None if answered else None
+
+
+def _legacy_versions(target: Target, timeout: float, addresses: list, highest: str) -> list[str]:
+    """The legacy versions accepted, given the highest one: a server answering TLS 1.1 may still take 1.0."""
+    if highest == "TLSv1.1":
+        tls10, _answered = hello_answer(target, _TLS10_CONTEXT, timeout, addresses)
+        return ["TLSv1", "TLSv1.1"] if tls10 else ["TLSv1.1"]
+    return [highest]
+
+
+def _legacy_handshake(
+    target: Target, timeout: float, addresses: list, modern_error: str, result: Handshake
+) -> Handshake:
+    """Tells 'only TLS 1.0/1.1' apart from every other handshake failure, with the chain sent over legacy TLS."""
     try:
         with (
-            socket.create_connection((target.connect_host, target.connect_port), timeout=timeout) as raw,
-            _LEGACY_CONTEXT.wrap_socket(raw, server_hostname=server_name) as tls,
+            connect(addresses, timeout) as raw,
+            _LEGACY_CONTEXT.wrap_socket(raw, server_hostname=_server_name(target)) as tls,
         ):
-            result.tls_version = tls.version()
-            result.chain_der = presented_chain(tls)
-            result.legacy_only = True
-            return result
+            _record_session(tls, result)
     except (ssl.SSLError, OSError):
         result.error = f"TLS handshake with {target.address} failed: {modern_error}"
         return result
+    result.legacy_only = True
+    result.forward_secrecy = False  # neither TLS 1.3 nor a TLS 1.2 suite can be negotiated
+    result.protocols = _legacy_versions(target, timeout, addresses, result.tls_version)
+    return result
+
+
+# A TLS record header (type, version, length) and the start of the first handshake message (type, length, version).
+_HANDSHAKE_RECORD, _SERVER_HELLO, _ANSWER_PREFIX = 0x16, 0x02, 11
+
+
+class HelloCheck:
+    """One ClientHello in flight: sent when made, its answer read by `answer()`, the connection dropped on exit.
+
+    OpenSSL writes the ClientHello (an SSLObject over memory buffers); only the first 11 bytes of the answer
+    are read: a handshake record starting with a ServerHello, whose version field is the version chosen
+    (TLS 1.0-1.2), means accepted; an alert, a close or a reset means refused. Dropping the connection then
+    saves the key exchange, the certificate and the rest of the handshake on both sides."""
+
+    def __init__(
+        self, target: Target, context: ssl.SSLContext, timeout: float, addresses: list | None = None
+    ) -> None:
+        self._context = context
+        self._sock: socket.socket | None = None
+        hello = _client_hello(context, _server_name(target))
+        try:
+            self._sock = connect(addresses or resolve(target), timeout)
+        except OSError:
+            return  # no TCP connection: no answer to read
+        with contextlib.suppress(
+            ConnectionResetError, BrokenPipeError
+        ):  # refused at once: `answer()` sees it
+            self._sock.sendall(hello)
+
+    def __enter__(self) -> HelloCheck:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._sock is not None:
+            self._sock.close()
+
+    def answer(self) -> tuple[str | None, bool]:
+        """(the version the server chose, or None when it refused; whether it answered at all)."""
+        if self._sock is None:
+            return None, False
+        try:
+            data = _receive(self._sock, _ANSWER_PREFIX)
+        except (ConnectionResetError, BrokenPipeError):
+            return None, True
+        except OSError:
+            return None, False  # silence until the timeout: nothing is known
+        if len(data) < _ANSWER_PREFIX or data[0] != _HANDSHAKE_RECORD or data[5] != _SERVER_HELLO:
+            return None, True
+        chosen = int.from_bytes(data[9:11], "big")
+        if not self._context.minimum_version <= chosen <= self._context.maximum_version:
+            return None, True  # a version the ClientHello did not offer: the handshake could not go on
+        return VERSION_NAMES[ssl.TLSVersion(chosen)], True
+
+
+def hello_answer(
+    target: Target, context: ssl.SSLContext, timeout: float, addresses: list | None = None
+) -> tuple[str | None, bool]:
+    """One check, start to end: see HelloCheck."""
+    with HelloCheck(target, context, timeout, addresses) as check:
+        return check.answer()
+
+
+def resolve(target: Target) -> list:
+    """The target's socket addresses (getaddrinfo), looked up once per probe for every connection it makes."""
+    return socket.getaddrinfo(target.connect_host, target.connect_port, type=socket.SOCK_STREAM)
+
+
+def connect(addresses: list, timeout: float) -> socket.socket:
+    """A TCP connection to the first of `addresses` that takes it, as socket.create_connection makes it."""
+    failure: OSError | None = None
+    for family, kind, proto, _name, sockaddr in addresses:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(sockaddr)
+            return sock
+        except OSError as error:
+            sock.close()
+            failure = error
+    raise failure or OSError("no address to connect to")
+
+
+def _client_hello(context: ssl.SSLContext, server_name: str | None) -> bytes:
+    hello_writer = context.wrap_bio(ssl.MemoryBIO(), outgoing := ssl.MemoryBIO(), server_hostname=server_name)
+    with contextlib.suppress(ssl.SSLWantReadError):
+        hello_writer.do_handshake()
+    return outgoing.read()
+
+
+def _receive(raw: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = raw.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _server_name(target: Target) -> str | None:
+    return target.host if _is_dns_name(target.host) else None
 
 
 def _request(tls: ssl.SSLSocket, target: Target, result: Handshake) -> None:
