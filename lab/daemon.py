@@ -13,7 +13,7 @@ import ssl
 import sys
 from pathlib import Path
 
-from lab import iis, iis_https, listeners
+from lab import iis, iis_http, iis_https, listeners
 from lab.auth import channel_bindings
 from lab.executor import Host
 from lab.state import HostState
@@ -70,8 +70,15 @@ def serve(lab_dir: Path) -> None:
             listeners.listen(address, config["winrm_http_port"]), _winrm_handler(host, config, None, None)
         )
         contexts = iis_https.TLSContexts(state)
-        for port in sorted(iis_ports(state.read())):
+        data = state.read()
+        for port in sorted(iis_ports(data)):
             acceptor.add(listeners.listen(address, iis.lab_port(port)), iis_https.handler(port, contexts))
+        # Plain HTTP for the http bindings (port 80 -> 10080), from the sites' physical paths (lab.iis_http).
+        taken = {iis.lab_port(port) for port in iis_ports(data)}
+        taken |= {config["winrm_https_port"], config["winrm_http_port"]}
+        for port in iis_http.http_ports(data):
+            if iis.lab_port(port) not in taken:
+                acceptor.add(listeners.listen(address, iis.lab_port(port)), iis_http.handler(port, state))
     signal.signal(signal.SIGTERM, lambda *_: acceptor.stop())
     signal.signal(signal.SIGINT, lambda *_: acceptor.stop())
     (lab_dir / "daemon.ready").write_text(str(os.getpid()))

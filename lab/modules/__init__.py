@@ -45,6 +45,7 @@ class ModuleRun:
 
 def _handlers() -> dict:
     from lab.modules import (
+        acme_http_challenge,
         certificate_import,
         host_tls_info,
         iis_binding_certificate,
@@ -62,6 +63,7 @@ def _handlers() -> dict:
         "mfa_server.tls.mfa_server_info": (mfa_server_info.run, None),
         "mfa_server.tls.certificate_import": (certificate_import.run, None),
         "mfa_server.tls.iis_binding_certificate": (iis_binding_certificate.run, None),
+        "mfa_server.tls.acme_http_challenge": (acme_http_challenge.run, None),
     }
 
 

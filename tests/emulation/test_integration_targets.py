@@ -9,13 +9,15 @@ the controller's Python ("origin") installs nothing and reaches no network (only
 
 The host is one lab host from a scenario FILE written here: the seed (MFA Server on Default Web Site) plus
 the fixture tests/integration/targets/README.md describes for iis_binding_certificate (two sites, four
-https bindings, no certificate and no HTTP.sys entry on ports 18443-18445), and the inventory sets
+https bindings, no certificate and no HTTP.sys entry on ports 18443-18445) and the one of acme_http_challenge
+(four sites with http bindings only, a root web.config with a rewrite rule), and the inventory sets
 `mfa_tls_it_manage_host: false` (the lab has no `win_shell` / `win_certificate_store`). The targets run in
 ansible-test's order (alphabetical), which certificate_import needs: it must find test-a absent.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -30,6 +32,7 @@ from lab import iis
 from lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, running_lab, served_certificates
 
 TARGETS = (
+    "acme_http_challenge",
     "certificate_import",
     "host_tls_info",
     "iis_binding_certificate",
@@ -82,6 +85,28 @@ FIXTURE_SITES = [
         ],
     },
 ]
+# acme_http_challenge's fixture (tests/integration/targets/README.md): http bindings only, two sites sharing a
+# physical path, a blank-host site, and a site whose root web.config redirects everything to HTTPS.
+ACME_SITES = [
+    {
+        "id": 10 + index,
+        "name": name,
+        "state": "Started",
+        "physical_path": f"C:\\inetpub\\acme-http-it-{folder}",
+        "bindings": [_binding("http", info)],
+    }
+    for index, (name, folder, info) in enumerate(
+        [
+            ("acme-http-it-1", "shared", "*:18085:one.acme-http-it.test"),
+            ("acme-http-it-2", "shared", "*:18085:two.acme-http-it.test"),
+            ("acme-http-it-blank", "blank", "*:18087:"),
+            ("acme-http-it-rewrite", "rewrite", "*:18088:"),
+        ]
+    )
+]
+ACME_REWRITE = ROOT / "tests" / "integration" / "targets" / "acme_http_challenge" / "files"
+ACME_REWRITE /= "rewrite-web.config"
+ACME_REWRITE_PATH = "c:\\inetpub\\acme-http-it-rewrite\\web.config"
 IT_B = "6F5041D8D5E422265E245DFDE02BB686B708C0AB"
 # Another program's entry for *:18446: (on a real host the target makes it with netsh after importing B).
 FOREIGN_ENTRY = iis.new_entry(
@@ -93,8 +118,10 @@ FOREIGN_ENTRY = iis.new_entry(
 def it_lab(tmp_path_factory) -> Lab:
     directory = tmp_path_factory.mktemp("it-lab")
     scenario = directory / "integration-fixture.json"
-    fixture = {"sites": FIXTURE_SITES, "http_sys": [FOREIGN_ENTRY]}
-    scenario.write_text(json.dumps({"base": "seed", "append": {"*": fixture}}, indent=1))
+    fixture = {"sites": FIXTURE_SITES + ACME_SITES, "http_sys": [FOREIGN_ENTRY]}
+    files = {ACME_REWRITE_PATH: base64.b64encode(ACME_REWRITE.read_bytes()).decode()}
+    spec = {"base": "seed", "hosts": {"*": {"files": files}}, "append": {"*": fixture}}
+    scenario.write_text(json.dumps(spec, indent=1))
     with running_lab(directory / "lab", 1, str(scenario)) as lab:
         yield lab
 
@@ -182,3 +209,7 @@ def test_integration_targets_pass_against_the_lab(it_lab, tmp_path):
     assert entries["ipport=0.0.0.0:18446"] == FOREIGN_ENTRY  # given back exactly after the forced take-over
     seed_site = next(s for s in truth["sites"] if s["name"] == "Default Web Site")
     assert IT_A not in json.dumps(seed_site)  # never touched
+    # acme_http_challenge removed everything it placed and nothing else.
+    acme_files = {path for path in truth["files"] if "acme-http-it" in path}
+    assert acme_files == {ACME_REWRITE_PATH}
+    assert not [d for d in it_lab.raw_state("mfa01")["dirs"] if "acme-http-it" in d.lower()]

@@ -23,6 +23,7 @@ from tests.collection_paths import ansible_env, collection_roots  # noqa: E402
 
 MODULES = ps_spec.powershell_modules()
 EXPECTED = {
+    "acme_http_challenge",
     "certificate_import",
     "host_tls_info",
     "iis_binding_certificate",
@@ -33,6 +34,7 @@ SECRET_NAME = re.compile(r"password|secret|passphrase|^content$|private_key")
 PS_UTILS = ps_spec.powershell_module_utils()
 CS_UTILS = ps_spec.csharp_module_utils()
 EXPECTED_UTILS = {
+    "AcmeHttpChallenge.cs",
     "CertificateInfo.psm1",
     "HttpSysSsl.cs",
     "IisBinding.psm1",
