@@ -1,11 +1,14 @@
 """Probe benchmark: tls_probe's throughput beside a bare `ssl` handshake loop, same endpoints.
 
 N HTTPS endpoints on 127.0.0.1 (each its own port and certificate, served by a separate process so
-the server does not share the measuring process's GIL). Prints endpoints per second for:
+the server does not share the measuring process's GIL). Each leaf names an OCSP responder and a CRL served
+on 127.0.0.1 from a process of their own (lab/revocation.py, answers signed ahead as CAs do), so revocation
+is checked as for a public certificate: one OCSP request per endpoint (`--revocation crl`: leaves with a CRL
+only, as Let's Encrypt issues them since 2025: one download for all). Prints endpoints per second for:
   1. a bare loop: TCP connect + TLS handshake, one after the other, nothing judged;
   2. the probe engine in-process (handshake, chain evaluation, HTTP GET) with its default concurrency;
   3. the real `ansible localhost -m mfa_server.tls.tls_probe` command, start-up included.
-Usage: python bench/probe_throughput.py [--endpoints 200] [--concurrency 16]
+Usage: python bench/probe_throughput.py [--endpoints 200] [--concurrency 16] [--revocation ocsp|crl]
 """
 
 from __future__ import annotations
@@ -28,23 +31,38 @@ from ansible_collections.mfa_server.tls.plugins.module_utils import tls_client, 
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy  # noqa: E402
 from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup import IssuerLookup  # noqa: E402
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings, probe_all  # noqa: E402
+from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import RevocationChecker  # noqa: E402
 
 HOST = "mfa{index}.bench.test"
 
 
-def serve(count: int, folder: Path) -> None:
+def serve(count: int, folder: Path, revocation_by: str = "ocsp") -> None:
     """Child process: start the endpoints, print their addresses, serve until stdin closes."""
     from lab import pki
+    from lab.revocation import Authority, RevocationServer
 
     from servers import HTTPSServer
 
     root = pki.make_root("Bench Root")
     issuing = pki.make_intermediate(root, "Bench Issuing CA")
     (folder / "roots.pem").write_bytes(root.pem())
+    authority = Authority(issuing)
+    revocation = RevocationServer({"issuing": authority})
+    leaves = [
+        pki.make_leaf(
+            issuing,
+            [HOST.format(index=index)],
+            # A CA with both (OCSP is asked, once per leaf), or one with CRLs only, as Let's Encrypt since 2025.
+            ocsp_url=revocation.ocsp_url if revocation_by == "ocsp" else None,
+            crl_url=revocation.crl_url(),
+        )
+        for index in range(count)
+    ]
+    authority.load({}, known={leaf.cert.serial_number for leaf in leaves})  # every answer signed ahead
+    revocation.serve_in_child()  # a process of its own, as a CA's responder is another machine
     with contextlib.ExitStack() as stack:
         addresses = []
-        for index in range(count):
-            leaf = pki.make_leaf(issuing, [HOST.format(index=index)])
+        for leaf in leaves:
             server = HTTPSServer([leaf.pem(), issuing.pem()], leaf.key_pem())
             addresses.append(stack.enter_context(server).address)
         print(json.dumps(addresses), flush=True)
@@ -87,6 +105,7 @@ def engine_targets(target_args: list[dict], roots: Path, concurrency: int) -> tu
         issuer_lookup=IssuerLookup([], fetch_aia=False, timeout=10),
         policy=Policy(),
         concurrency=concurrency,
+        revocation=RevocationChecker(timeout=5),  # tls_probe's default
     )
     start = time.perf_counter()
     results = probe_all(targets, settings)
@@ -122,20 +141,39 @@ def module_targets(
     return time.perf_counter() - start, out.stdout
 
 
+def _revocation_codes(result: dict) -> list[str]:
+    return [f["code"] for f in result["findings"] if f["code"] in ("REVOKED", "REVOCATION_UNKNOWN")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--endpoints", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument(
+        "--revocation",
+        choices=["ocsp", "crl"],
+        default="ocsp",
+        help="leaves name an OCSP responder and a CRL (one OCSP request per endpoint), or only a CRL",
+    )
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.serve:
-        serve(options.endpoints, options.serve)
+        serve(options.endpoints, options.serve, options.revocation)
         return
     with tempfile.TemporaryDirectory() as folder:
         server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", folder, "--endpoints", str(options.endpoints)],
+            [
+                sys.executable,
+                __file__,
+                "--serve",
+                folder,
+                "--endpoints",
+                str(options.endpoints),
+                "--revocation",
+                options.revocation,
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -149,10 +187,14 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    judged = sum(1 for r in results if r["trusted"] and r["http_status"] == 200)
+    # Trusted, HTTP 200, and a verified "good" from the OCSP responder (no REVOCATION_UNKNOWN).
+    judged = sum(1 for r in results if r["trusted"] and r["http_status"] == 200 and not _revocation_codes(r))
     n = len(addresses)
-    print(f"endpoints: {n} on 127.0.0.1, one certificate each; probe concurrency {options.concurrency}")
-    print(f"trusted and HTTP 200 in the engine run: {judged}/{n}")
+    print(
+        f"endpoints: {n} on 127.0.0.1, one certificate each; probe concurrency {options.concurrency}; "
+        f"revocation by {options.revocation.upper()}"
+    )
+    print(f"trusted, HTTP 200 and not revoked in the engine run: {judged}/{n}")
     print(f"bare ssl handshake loop  : {bare:6.2f} s  {n / bare:7.1f} endpoints/s")
     print(
         f"tls_probe engine         : {in_process:6.2f} s  {n / in_process:7.1f} endpoints/s  ratio {bare / in_process:.2f}x"
@@ -162,7 +204,8 @@ def main() -> None:
     )
     if judged != n:
         sys.exit(
-            "some endpoints were not judged trusted with HTTP 200: the figures do not measure a working probe"
+            "some endpoints were not judged trusted with HTTP 200 and a good revocation status: the figures "
+            "do not measure a working probe"
         )
 
 

@@ -1,8 +1,9 @@
-"""`python -m lab up|down|state|cert|fault|serve` (see README of the lab in lab/__init__.py)."""
+"""`python -m lab up|down|state|cert|revoke|fault|serve` (see README of the lab in lab/__init__.py)."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -14,15 +15,18 @@ import time
 from pathlib import Path
 
 from lab import certinfo, fleet, iis, scenarios
-from lab.ca import LabCA
+from lab.ca import REVOCATION_REASONS, LabCA, responder_address_free
 from lab.state import NO_FAULTS, HostState, host_names
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _pid(lab_dir: Path) -> int | None:
+RESPONDER_PID = "revocation.pid"
+
+
+def _pid(lab_dir: Path, name: str = "daemon.pid") -> int | None:
     try:
-        pid = int((lab_dir / "daemon.pid").read_text())
+        pid = int((lab_dir / name).read_text())
         os.kill(pid, 0)
         return pid
     except (FileNotFoundError, ValueError, ProcessLookupError):
@@ -43,13 +47,70 @@ def _answers(address: str, port: int, ca_file: Path) -> bool:
         return False
 
 
+def _start_responder(lab_dir: Path, timeout: float) -> str:
+    """Start the lab CA's OCSP responder and CRL server at the address its certificates name; empty when it
+    answers, else why not."""
+    if _pid(lab_dir, RESPONDER_PID):
+        return ""
+    host, port = LabCA(lab_dir).responder_address()
+    if not responder_address_free(host, port):
+        return (
+            f"the revocation responder's address {host}:{port} is taken; the lab CA's certificates name it "
+            f"({lab_dir / 'ca' / 'responder.json'}): stop what listens there, or use a new lab directory"
+        )
+    with open(lab_dir / "lab.log", "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lab", "revocation-serve", "--dir", str(lab_dir)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    (lab_dir / RESPONDER_PID).write_text(str(process.pid))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            (lab_dir / RESPONDER_PID).unlink(missing_ok=True)
+            return f"the revocation responder exited ({process.returncode}), see {lab_dir / 'lab.log'}"
+        with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1):
+            return ""
+        time.sleep(0.05)
+    return f"the revocation responder did not answer at {host}:{port} in {timeout}s"
+
+
+def _stop(lab_dir: Path, name: str) -> int | None:
+    pid = _pid(lab_dir, name)
+    if pid:
+        os.killpg(pid, signal.SIGTERM)
+        for _attempt in range(100):
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.killpg(pid, signal.SIGKILL)
+    (lab_dir / name).unlink(missing_ok=True)
+    return pid
+
+
 def up(args) -> int:
     lab_dir = Path(args.dir).resolve()
     started = time.monotonic()
     if _pid(lab_dir):
+        problem = _start_responder(lab_dir, args.timeout)
+        if problem:
+            print(f"lab: {problem}", file=sys.stderr)
+            return 1
         print(f"lab: already up in {lab_dir}")
         return 0
     config = fleet.prepare(lab_dir, args.hosts, args.scenario, args.command_delay)
+    # Before the fleet: every public certificate the hosts serve names this responder.
+    problem = _start_responder(lab_dir, args.timeout)
+    if problem:
+        print(f"lab: {problem}", file=sys.stderr)
+        return 1
     with open(lab_dir / "lab.log", "ab") as log:  # the child keeps its own descriptor
         process = subprocess.Popen(
             [sys.executable, "-m", "lab", "serve", "--dir", str(lab_dir)],
@@ -84,19 +145,9 @@ def up(args) -> int:
 
 def down(args) -> int:
     lab_dir = Path(args.dir).resolve()
-    pid = _pid(lab_dir)
-    if pid:
-        os.killpg(pid, signal.SIGTERM)
-        for _attempt in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
-        else:
-            os.killpg(pid, signal.SIGKILL)
-    (lab_dir / "daemon.pid").unlink(missing_ok=True)
-    print("lab: down" if pid else "lab: was not running")
+    pid = _stop(lab_dir, "daemon.pid")
+    responder = _stop(lab_dir, RESPONDER_PID)
+    print("lab: down" if pid or responder else "lab: was not running")
     return 0
 
 
@@ -199,6 +250,24 @@ def renew_by_hand(args) -> int:
     return 0
 
 
+def revoke(args) -> int:
+    """What a CA does when its customer reports a key compromise: the certificate is revoked at once."""
+    ca = LabCA(Path(args.dir).resolve())
+    try:
+        revoked = ca.revoke(args.thumbprint, args.reason)
+    except (KeyError, ValueError) as error:
+        print(f"lab: {error.args[0]}", file=sys.stderr)
+        return 1
+    print(json.dumps(revoked))
+    return 0
+
+
+def serve_revocation(args) -> int:
+    from lab import revocation
+
+    return revocation.serve_lab(Path(args.dir).resolve())
+
+
 def fault(args) -> int:
     state_ = HostState(Path(args.dir).resolve(), args.host)
     if not state_.exists():
@@ -256,6 +325,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", required=True)
     p.add_argument("--names", nargs="*")
     p.set_defaults(func=cert)
+    p = sub.add_parser(
+        "revoke",
+        help="revoke a certificate the lab's public CA issued (its OCSP responder and CRL say so at once)",
+    )
+    p.add_argument("--dir", default="lab-state")
+    p.add_argument("thumbprint", help="the certificate's SHA-1 thumbprint")
+    p.add_argument(
+        "--reason",
+        default="key_compromise",
+        choices=REVOCATION_REASONS,
+        help="as a public CA may give it (CA/Browser Forum Baseline Requirements 7.2.2)",
+    )
+    p.set_defaults(func=revoke)
     p = sub.add_parser("fault", help="arm or clear a fault on a host")
     p.add_argument("--dir", default="lab-state")
     p.add_argument("--host", required=True)
@@ -282,5 +364,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("serve", help=argparse.SUPPRESS)
     p.add_argument("--dir", required=True)
     p.set_defaults(func=serve)
+    p = sub.add_parser("revocation-serve", help=argparse.SUPPRESS)
+    p.add_argument("--dir", required=True)
+    p.set_defaults(func=serve_revocation)
     args = parser.parse_args(argv)
     return args.func(args)

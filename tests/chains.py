@@ -16,6 +16,10 @@ from lab import pki
 
 HOST = "mfa.contoso.test"
 DAY = dt.timedelta(days=1)
+# The leaves made here name no OCSP responder and no CRL: when revocation is checked (tls_probe's default), a
+# chain anchored in the trust store gets this information-only finding. tests/unit/plugins/module_utils/
+# test_revocation.py and tests/end_to_end/test_revocation.py serve real answers.
+NO_REVOCATION_URL = "REVOCATION_UNKNOWN"
 
 
 @dataclass
@@ -35,12 +39,12 @@ class Scenario:
 
     @property
     def compliant(self) -> bool:
-        return not self.codes - {"EXPIRING_SOON", "CHAIN_ORDER", "ROOT_SENT"}
+        return not self.codes - {"EXPIRING_SOON", "CHAIN_ORDER", "ROOT_SENT", NO_REVOCATION_URL}
 
     @property
     def chain_codes(self) -> set[str]:
         """What the trust engine alone must find (the rest comes from the connection)."""
-        return self.codes - {"LEGACY_TLS_ONLY", "HTTP_NOT_FOUND"}
+        return self.codes - {"LEGACY_TLS_ONLY", "NO_FORWARD_SECRECY", "LEGACY_TLS_ENABLED", "HTTP_NOT_FOUND"}
 
     @property
     def chain_trusted(self) -> bool:
@@ -81,8 +85,8 @@ def scenarios(lab: LabPKI, aia_base_url: str | None = None) -> list[Scenario]:
     lower_ca = pki.make_intermediate(middle_ca, "Test Lower CA")
     unsent_ca = pki.make_intermediate(lab.public_root, "Test Unsent CA")
     result = [
-        Scenario("good", [lab.leaf(), pub], set(), True),
-        Scenario("wildcard", [lab.leaf(names=["*.contoso.test"]), pub], set(), True),
+        Scenario("good", [lab.leaf(), pub], {NO_REVOCATION_URL}, True),
+        Scenario("wildcard", [lab.leaf(names=["*.contoso.test"]), pub], {NO_REVOCATION_URL}, True),
         Scenario("private_ca", [lab.leaf(priv), priv], {"PRIVATE_CA"}, False),
         Scenario(
             "private_ca_root_sent",
@@ -100,49 +104,93 @@ def scenarios(lab: LabPKI, aia_base_url: str | None = None) -> list[Scenario]:
         Scenario(
             "incomplete_supplied",
             [lab.leaf(unsent_ca)],
-            {"INCOMPLETE_CHAIN"},
+            {"INCOMPLETE_CHAIN", NO_REVOCATION_URL},
             False,
             extra_intermediates=[unsent_ca],
         ),
-        Scenario("wrong_name", [lab.leaf(names=["portal.contoso.test"]), pub], {"HOSTNAME_MISMATCH"}, False),
-        Scenario("wildcard_too_deep", [lab.leaf(names=["*.test"]), pub], {"HOSTNAME_MISMATCH"}, False),
         Scenario(
-            "common_name_only",
-            [lab.leaf(common_name=HOST, include_san=False), pub],
-            {"HOSTNAME_MISMATCH"},
+            "wrong_name",
+            [lab.leaf(names=["portal.contoso.test"]), pub],
+            {"HOSTNAME_MISMATCH", NO_REVOCATION_URL},
             False,
         ),
         Scenario(
-            "expired", [lab.leaf(not_before=now - 400 * DAY, not_after=now - DAY), pub], {"EXPIRED"}, False
+            "wildcard_too_deep",
+            [lab.leaf(names=["*.test"]), pub],
+            {"HOSTNAME_MISMATCH", NO_REVOCATION_URL},
+            False,
+        ),
+        Scenario(
+            "common_name_only",
+            [lab.leaf(common_name=HOST, include_san=False), pub],
+            {"HOSTNAME_MISMATCH", NO_REVOCATION_URL},
+            False,
+        ),
+        Scenario(
+            "expired",
+            [lab.leaf(not_before=now - 390 * DAY, not_after=now - DAY), pub],
+            {"EXPIRED", NO_REVOCATION_URL},
+            False,
         ),
         Scenario(
             "expired_intermediate",
             [lab.leaf(expired_ca, not_before=now - 10 * DAY, not_after=now - 2 * DAY), expired_ca],
-            {"EXPIRED"},
+            {"EXPIRED", NO_REVOCATION_URL},
             False,
         ),
-        Scenario("not_yet_valid", [lab.leaf(not_before=now + 10 * DAY), pub], {"NOT_YET_VALID"}, False),
-        Scenario("expiring_soon", [lab.leaf(not_after=now + 10 * DAY), pub], {"EXPIRING_SOON"}, True),
+        Scenario(
+            "not_yet_valid",
+            [lab.leaf(not_before=now + 10 * DAY), pub],
+            {"NOT_YET_VALID", NO_REVOCATION_URL},
+            False,
+        ),
+        Scenario(
+            "expiring_soon",
+            [lab.leaf(not_after=now + 10 * DAY), pub],
+            {"EXPIRING_SOON", NO_REVOCATION_URL},
+            True,
+        ),
         Scenario(
             "sha1_signature",
             [lab.leaf(lab.public_rsa_ca, hash_alg=hashes.SHA1()), lab.public_rsa_ca],
-            {"WEAK_SIGNATURE"},
+            {"WEAK_SIGNATURE", NO_REVOCATION_URL},
             False,
         ),
-        Scenario("rsa_1024", [lab.leaf(key=pki.new_key("rsa", 1024)), pub], {"WEAK_KEY"}, False),
-        Scenario("client_auth_only", [lab.leaf(eku=[pki.CLIENT_AUTH]), pub], {"NO_SERVER_AUTH"}, False),
-        Scenario("chain_out_of_order", [lab.leaf(lower_ca), middle_ca, lower_ca], {"CHAIN_ORDER"}, True),
-        Scenario("public_root_sent", [lab.leaf(), pub, lab.public_root], {"ROOT_SENT"}, True),
-        Scenario("legacy_tls", [lab.leaf(), pub], {"LEGACY_TLS_ONLY"}, False, max_tls=ssl.TLSVersion.TLSv1_1),
+        Scenario(
+            "rsa_1024", [lab.leaf(key=pki.new_key("rsa", 1024)), pub], {"WEAK_KEY", NO_REVOCATION_URL}, False
+        ),
+        Scenario(
+            "client_auth_only",
+            [lab.leaf(eku=[pki.CLIENT_AUTH]), pub],
+            {"NO_SERVER_AUTH", NO_REVOCATION_URL},
+            False,
+        ),
+        Scenario(
+            "chain_out_of_order",
+            [lab.leaf(lower_ca), middle_ca, lower_ca],
+            {"CHAIN_ORDER", NO_REVOCATION_URL},
+            True,
+        ),
+        Scenario(
+            "public_root_sent", [lab.leaf(), pub, lab.public_root], {"ROOT_SENT", NO_REVOCATION_URL}, True
+        ),
+        # Only TLS 1.0/1.1: no TLS 1.2 handshake at all, so no forward-secret suite ATS accepts either.
+        Scenario(
+            "legacy_tls",
+            [lab.leaf(), pub],
+            {"LEGACY_TLS_ONLY", "NO_FORWARD_SECRECY", NO_REVOCATION_URL},
+            False,
+            max_tls=ssl.TLSVersion.TLSv1_1,
+        ),
         Scenario(
             "not_found",
             [lab.leaf(), pub],
-            {"HTTP_NOT_FOUND"},
+            {"HTTP_NOT_FOUND", NO_REVOCATION_URL},
             True,
             path="/MultiFactorAuthMobileAppWebService/missing",
         ),
     ]
     if aia_base_url:
         leaf = lab.leaf(lab.aia_only_ca, aia_url=f"{aia_base_url}/ca.cer")
-        result.append(Scenario("incomplete_aia", [leaf], {"INCOMPLETE_CHAIN"}, False))
+        result.append(Scenario("incomplete_aia", [leaf], {"INCOMPLETE_CHAIN", NO_REVOCATION_URL}, False))
     return result

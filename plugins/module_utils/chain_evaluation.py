@@ -10,12 +10,17 @@ intermediates found elsewhere (supplied files or the AIA URL), which a phone wou
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import certificates
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import Finding, finding, has_error
+from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import (
+    RevocationChecker,
+    revocation_findings,
+)
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
 
 try:
@@ -26,9 +31,17 @@ except ImportError:  # reported by the module with missing_required_lib
 
 MAX_CHAIN_DEPTH = 8
 WEAK_HASHES = frozenset({"sha1", "md5"})
-# cryptography's WebPKI profile accepts some keys phones refuse (RSA 1024 leaves): these findings
-# make a chain untrusted even when path validation passes.
-PHONE_REFUSES = frozenset({"WEAK_KEY", "WEAK_SIGNATURE"})
+# cryptography's WebPKI profile accepts some certificates phones refuse (RSA 1024 leaves, Apple's validity
+# and Certificate Transparency rules) and knows nothing of revocation: these findings make a chain untrusted
+# even when path validation passes.
+PHONE_REFUSES = frozenset({"WEAK_KEY", "WEAK_SIGNATURE", "VALIDITY_TOO_LONG", "CT_MISSING", "REVOKED"})
+
+# Apple's rules (docs/phone-rules.md), compared with the leaf's notBefore in UTC. Apple gives "after <day>"
+# without a time; the day itself is counted (from 00:00 UTC), as for the 398-day rule, which names the time.
+MAX_825_DAYS_FROM = dt.datetime(2019, 7, 1, tzinfo=dt.UTC)  # support.apple.com 103769, any CA
+MAX_398_DAYS_FROM = dt.datetime(2020, 9, 1, tzinfo=dt.UTC)  # 102028, preinstalled (trust store) roots only
+CT_REQUIRED_FROM = dt.datetime(2018, 10, 15, tzinfo=dt.UTC)  # 103214, publicly trusted certificates
+CT_TABLE_IN_DAYS_FROM = dt.datetime(2021, 4, 21, tzinfo=dt.UTC)  # 103214: earlier ones are counted in months
 
 # Looks up a missing issuer: given the certificate whose issuer is missing, returns candidates.
 IssuerLookup = Callable[["x509.Certificate"], list["x509.Certificate"]]
@@ -39,6 +52,15 @@ class Policy:
     expiry_warning_days: int = 30
     min_rsa_bits: int = 2048
     min_ec_bits: int = 256
+    # Certificate Transparency is only knowable for the public roots; modules resolve their `require_ct`
+    # option with resolve_require_ct, a Policy built by hand does not check it unless asked.
+    require_ct: bool = False
+
+
+def resolve_require_ct(require_ct: bool | None, trust_bundle: str | None) -> bool:
+    """The modules' `require_ct` option: unset means true with the default (Mozilla) store, whose roots are
+    public CAs bound by CT, and false with a custom bundle, whose roots' CT status we cannot know."""
+    return not trust_bundle if require_ct is None else require_ct
 
 
 @dataclass
@@ -72,11 +94,12 @@ def evaluate_chain(
     at: dt.datetime | None = None,
     policy: Policy | None = None,
     find_missing_issuer: IssuerLookup | None = None,
+    revocation: RevocationChecker | None = None,
 ) -> Evaluation:
     """Judge the chain a server sent (leaf first, as sent) for a client that asked for `host`.
 
     `trusted`: the chain as sent validates for `host` against `store` at `at` (WebPKI profile), and
-    no key or signature in it is one phones refuse.
+    nothing in it is one phones refuse (weak keys and signatures, Apple's validity and CT rules).
     """
     if not presented:
         raise ValueError("the server sent no certificate")
@@ -98,7 +121,11 @@ def evaluate_chain(
                 f"The certificate {certificates.label(leaf)} is not allowed for server authentication (EKU).",
             )
         )
+    findings += _phone_rule_findings(leaf, walk, policy)
     findings += _presentation_findings(presented, walk)
+    # Only a chain anchored in the trust store: a private CA's responder is not what phones ask.
+    if revocation is not None and walk.anchored and len(walk.path) > 1:
+        findings += revocation_findings(revocation, leaf, walk.path[1])
     trusted = trusted and not any(f.code in PHONE_REFUSES for f in findings)
     if not trusted and not has_error(findings):
         findings.append(
@@ -256,6 +283,72 @@ def _strength_findings(
                 )
             )
     return findings
+
+
+def _phone_rule_findings(leaf: x509.Certificate, walk: _Walk, policy: Policy) -> list[Finding]:
+    """Apple's limits on the leaf's validity period and its Certificate Transparency (docs/phone-rules.md).
+
+    "Publicly trusted" is read as: the issuing walk ends in the trust store."""
+    findings = _validity_period_findings(leaf, walk.anchored)
+    if policy.require_ct and walk.anchored and certificates.not_before(leaf) >= CT_REQUIRED_FROM:
+        findings += _ct_findings(leaf)
+    return findings
+
+
+def _validity_period_findings(leaf: x509.Certificate, anchored: bool) -> list[Finding]:
+    days = certificates.validity_days(leaf)
+    limit, since = _validity_limit(leaf, anchored)
+    if limit is None or days <= limit:
+        return []
+    return [
+        finding(
+            "VALIDITY_TOO_LONG",
+            f"The certificate {certificates.label(leaf)} is valid for {days} days "
+            f"({certificates.not_before(leaf):%Y-%m-%d} to {certificates.not_after(leaf):%Y-%m-%d}); "
+            f"Apple devices accept at most {limit} days for a certificate issued on or after {since}.",
+        )
+    ]
+
+
+def _ct_findings(leaf: x509.Certificate) -> list[Finding]:
+    log_ids = certificates.embedded_sct_log_ids(leaf)
+    distinct, required = len(set(log_ids)), _required_sct_logs(leaf)
+    if distinct >= required:
+        return []
+    return [
+        finding(
+            "CT_MISSING",
+            f"The certificate {certificates.label(leaf)} embeds {len(log_ids)} SCT(s) from {distinct} distinct "
+            f"Certificate Transparency log(s); Apple requires SCTs from {required} distinct logs for a "
+            f"certificate valid for {certificates.validity_days(leaf)} days (SCTs are counted, not verified).",
+        )
+    ]
+
+
+def _validity_limit(leaf: x509.Certificate, anchored: bool) -> tuple[int | None, str]:
+    """The most days Apple allows the leaf, and since when; None when no limit applies to it."""
+    issued = certificates.not_before(leaf)
+    if anchored and issued >= MAX_398_DAYS_FROM:
+        return 398, f"{MAX_398_DAYS_FROM:%Y-%m-%d} under a root of the trust store"
+    if issued >= MAX_825_DAYS_FROM:
+        return 825, f"{MAX_825_DAYS_FROM:%Y-%m-%d} by any CA"
+    return None, ""
+
+
+def _required_sct_logs(leaf: x509.Certificate) -> int:
+    """Apple's number of embedded SCTs from distinct logs for the leaf's lifetime (support.apple.com 103214)."""
+    issued, expires = certificates.not_before(leaf), certificates.not_after(leaf)
+    if issued >= CT_TABLE_IN_DAYS_FROM:
+        return 2 if certificates.validity_days(leaf) <= 180 else 3
+    # The earlier table: under 15 months 2, under 27 months 3, under 39 months 4, else 5.
+    return 2 + sum(1 for months in (15, 27, 39) if expires >= _months_later(issued, months))
+
+
+def _months_later(start: dt.datetime, months: int) -> dt.datetime:
+    """The same day and time `months` calendar months later (the month's last day when it is shorter)."""
+    index = start.month - 1 + months
+    year, month = start.year + index // 12, index % 12 + 1
+    return start.replace(year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1]))
 
 
 def _presentation_findings(presented: list[x509.Certificate], walk: _Walk) -> list[Finding]:

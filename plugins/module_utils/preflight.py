@@ -10,6 +10,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils import certificates
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy, evaluate_chain
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import ERROR
 from ansible_collections.mfa_server.tls.plugins.module_utils.pfx import Pfx
+from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import RevocationChecker
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
 
 
@@ -20,6 +21,7 @@ def replacement_problems(
     min_days: int,
     at: dt.datetime | None = None,
     policy: Policy | None = None,
+    revocation: RevocationChecker | None = None,
 ) -> list[str]:
     """Every reason the certificate must not be bound, judged on the chain IIS will send once the PFX's
     intermediates are imported (leaf first). Empty when it is fit for every name."""
@@ -27,7 +29,8 @@ def replacement_problems(
     problems: list[str] = []
     chain = [pfx.leaf, *pfx.intermediates]
     for name in public_names:
-        evaluation = evaluate_chain(chain, name, store, at=at, policy=policy)
+        # One checker for every name: the leaf's revocation is looked up once (REVOKED is refused).
+        evaluation = evaluate_chain(chain, name, store, at=at, policy=policy, revocation=revocation)
         for finding in evaluation.findings:
             if finding.severity == ERROR:
                 problem = f"{finding.code}: {finding.message}"

@@ -9,9 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, tls_client, trust_store
-from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy, evaluate_chain
+from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import (
+    Policy,
+    evaluate_chain,
+    resolve_require_ct,
+)
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import Finding, finding, has_error
 from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup import IssuerLookup
+from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import RevocationChecker
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
 
 ARGUMENT_SPEC = {
@@ -26,9 +31,13 @@ ARGUMENT_SPEC = {
         },
     },
     "trust_bundle": {"type": "path"},
+    # No default: unset means true with the default (Mozilla) store, false with trust_bundle (resolve_require_ct).
+    "require_ct": {"type": "bool"},
     "extra_intermediates": {"type": "list", "elements": "path", "default": []},
     "intermediates_pem": {"type": "list", "elements": "str", "default": []},
     "fetch_aia": {"type": "bool", "default": True},
+    "check_revocation": {"type": "bool", "default": True},
+    "revocation_timeout": {"type": "float", "default": 5},
     "expiry_warning_days": {"type": "int", "default": 30},
     "timeout": {"type": "float", "default": 10},
     "concurrency": {"type": "int", "default": 16},
@@ -47,6 +56,8 @@ class ProbeSettings:
     policy: Policy
     timeout: float = 10.0
     concurrency: int = 16
+    # One per run: its cache makes each certificate's revocation lookup happen once. None: not checked.
+    revocation: RevocationChecker | None = None
 
 
 def run_probe(params: dict) -> dict:
@@ -85,7 +96,12 @@ def settings_from(params: dict) -> ProbeSettings:
     timeout = params.get("timeout", 10)
     concurrency = params.get("concurrency", 16)
     expiry_warning_days = params.get("expiry_warning_days", 30)
-    for name, value in (("timeout", timeout), ("concurrency", concurrency)):
+    revocation_timeout = params.get("revocation_timeout", 5)
+    for name, value in (
+        ("timeout", timeout),
+        ("concurrency", concurrency),
+        ("revocation_timeout", revocation_timeout),
+    ):
         if value <= 0:
             raise ProbeInputError(f"{name} must be greater than 0, got {value}.")
     if expiry_warning_days < 0:
@@ -101,9 +117,13 @@ def settings_from(params: dict) -> ProbeSettings:
     return ProbeSettings(
         store=store,
         issuer_lookup=IssuerLookup(extra, params.get("fetch_aia", True), timeout),
-        policy=Policy(expiry_warning_days=expiry_warning_days),
+        policy=Policy(
+            expiry_warning_days=expiry_warning_days,
+            require_ct=resolve_require_ct(params.get("require_ct"), params.get("trust_bundle")),
+        ),
         timeout=timeout,
         concurrency=concurrency,
+        revocation=RevocationChecker(revocation_timeout) if params.get("check_revocation", True) else None,
     )
 
 
@@ -147,6 +167,7 @@ def probe_one(target: tls_client.Target, settings: ProbeSettings) -> dict:
                 f"{target.url} answers only with {shake.tls_version}; no TLS 1.2 or 1.3 handshake is possible.",
             )
         )
+    findings += _protocol_findings(target, shake)
     if chain:
         evaluation = evaluate_chain(
             chain,
@@ -155,6 +176,7 @@ def probe_one(target: tls_client.Target, settings: ProbeSettings) -> dict:
             at=dt.datetime.now(dt.UTC),
             policy=settings.policy,
             find_missing_issuer=settings.issuer_lookup,
+            revocation=settings.revocation,
         )
         # A phone cannot connect at all over legacy TLS, whatever the chain.
         trusted = evaluation.trusted and not shake.legacy_only
@@ -171,6 +193,10 @@ def probe_one(target: tls_client.Target, settings: ProbeSettings) -> dict:
         "host": target.host,
         "address": target.address,
         "tls_version": shake.tls_version,
+        "cipher": shake.cipher,
+        "cipher_iana": shake.cipher_iana,
+        "protocols": shake.protocols,
+        "forward_secrecy": shake.forward_secrecy,
         "http_status": shake.http_status,
         "http_error": shake.http_error,
         "presented_chain": [certificates.describe(cert) for cert in chain],
@@ -178,3 +204,30 @@ def probe_one(target: tls_client.Target, settings: ProbeSettings) -> dict:
         "compliant": not has_error(findings),
         "findings": [f.as_dict() for f in findings],
     }
+
+
+def _protocol_findings(target: tls_client.Target, shake: tls_client.Handshake) -> list[Finding]:
+    """NO_FORWARD_SECRECY and LEGACY_TLS_ENABLED (a legacy-only server has LEGACY_TLS_ONLY instead)."""
+    result = []
+    if shake.forward_secrecy is False:
+        if shake.legacy_only:
+            why = f"it answers only with {', '.join(shake.protocols)}"
+        else:
+            suite = shake.cipher_iana or shake.cipher
+            why = (
+                f"TLS 1.3 is not accepted, TLS 1.2 negotiates {suite} and refuses a ClientHello offering only "
+                "the ECDHE suites on the ATS list"
+            )
+        message = f"{target.url} offers no forward-secret handshake App Transport Security accepts: {why}."
+        result.append(finding("NO_FORWARD_SECRECY", message))
+    legacy = [v for v in shake.protocols if v in tls_client.LEGACY_VERSIONS]
+    if legacy and not shake.legacy_only:
+        modern = [v for v in shake.protocols if v not in tls_client.LEGACY_VERSIONS]
+        result.append(
+            finding(
+                "LEGACY_TLS_ENABLED",
+                f"{target.url} still accepts {' and '.join(legacy)} besides {' and '.join(modern)}; phones need only "
+                "TLS 1.2 or 1.3.",
+            )
+        )
+    return result

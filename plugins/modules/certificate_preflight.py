@@ -13,8 +13,9 @@ description:
   - Opens a PFX file on the controller (this is an action plugin, it always runs there) and checks that it can
     replace a private-CA certificate for phones. It must hold a private key and an end-entity certificate
     that key belongs to; the chain IIS will send (the certificate and the PFX's intermediates) must be
-    trusted by the trust bundle for every public name; key and signature must meet the policy; and it
-    must stay valid for at least O(min_days).
+    trusted by the trust bundle for every public name; key and signature must meet the policy; its
+    validity period and Certificate Transparency must meet Apple's rules (V(VALIDITY_TOO_LONG),
+    V(CT_MISSING)); and it must stay valid for at least O(min_days).
   - Fails with every reason at once when the certificate is not fit, so that nothing is changed on any
     host with it.
   - Problems are reported with the finding codes of M(mfa_server.tls.tls_probe), and V(TOO_SHORT) when
@@ -24,8 +25,13 @@ author:
 options:
   path:
     description:
-      - The PFX (PKCS#12) file. Give this or O(thumbprint).
+      - The PFX (PKCS#12) file. Give this, O(content) or O(thumbprint).
     type: path
+  content:
+    description:
+      - Instead of O(path), the PFX as base64, for a certificate made on the controller that is never written
+        to a file (the remediate role's C(acme) source). It is key material, never logged or returned.
+    type: str
   thumbprint:
     description:
       - Instead of O(path), the thumbprint of a certificate already in the hosts' machine store with its key.
@@ -53,10 +59,28 @@ options:
       - A PEM file of the root CAs phones trust.
       - Defaults to Mozilla's roots as shipped by the Python C(certifi) package.
     type: path
+  require_ct:
+    description:
+      - Refuse (V(CT_MISSING)) a certificate that validates to the trust store and embeds SCTs from fewer
+        distinct Certificate Transparency logs than Apple requires (2 for a lifetime of at most 180 days, 3
+        above); counted, not verified. See O(mfa_server.tls.tls_probe#module:require_ct).
+      - When not set, V(true) with the default (Mozilla) trust store and V(false) with O(trust_bundle).
+    type: bool
   min_days:
     description: The least number of days the certificate must stay valid.
     type: int
     default: 30
+  check_revocation:
+    description:
+      - Refuse (V(REVOKED)) a certificate its CA has revoked, per its OCSP responder or else its CRL, as
+        O(mfa_server.tls.tls_probe#module:check_revocation) checks. No answer (V(REVOCATION_UNKNOWN)) does not
+        refuse it.
+    type: bool
+    default: true
+  revocation_timeout:
+    description: Seconds allowed for all revocation requests of the certificate.
+    type: float
+    default: 5
   return_content:
     description:
       - Also return the PFX file as base64 in RV(pfx_base64), for M(mfa_server.tls.certificate_import).
@@ -96,33 +120,33 @@ thumbprint:
   sample: 3B1EFD3A66EA28B16697394703A72CA340A05BD5
 subject:
   description: Subject distinguished name (RFC 4514).
-  returned: success, with O(path)
+  returned: success, with O(path) or O(content)
   type: str
   sample: CN=mfa.contoso.com
 issuer:
   description: Issuer distinguished name (RFC 4514).
-  returned: success, with O(path)
+  returned: success, with O(path) or O(content)
   type: str
   sample: CN=R11,O=Let's Encrypt,C=US
 subject_alt_names:
   description: DNS names and IP addresses the certificate names.
-  returned: success, with O(path)
+  returned: success, with O(path) or O(content)
   type: list
   elements: str
   sample: [mfa.contoso.com]
 not_after:
   description: End of validity (ISO 8601, UTC).
-  returned: success, with O(path)
+  returned: success, with O(path) or O(content)
   type: str
   sample: "2027-03-01T00:00:00+00:00"
 key:
   description: Key type and size.
-  returned: success, with O(path)
+  returned: success, with O(path) or O(content)
   type: str
   sample: RSA 2048
 intermediates:
   description: The intermediate CA certificates in the PFX, which the import puts in LocalMachine\CA.
-  returned: success, with O(path)
+  returned: success, with O(path) or O(content)
   type: list
   elements: dict
   contains:

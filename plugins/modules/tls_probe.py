@@ -63,6 +63,14 @@ options:
       - A PEM file of the root CAs the phone trusts.
       - Defaults to Mozilla's roots as shipped by the Python C(certifi) package.
     type: path
+  require_ct:
+    description:
+      - Report V(CT_MISSING) when a leaf that validates to the trust store and was issued after 2018-10-15 embeds
+        SCTs from fewer distinct Certificate Transparency logs than Apple requires (2 for a lifetime of at most
+        180 days, 3 above). SCTs are counted and their log ids compared, not verified against a log list.
+      - When not set, V(true) with the default (Mozilla) trust store and V(false) with O(trust_bundle), whose
+        roots may be private CAs that log nothing.
+    type: bool
   extra_intermediates:
     description:
       - PEM files of intermediate certificates to use when diagnosing an incomplete chain.
@@ -82,6 +90,21 @@ options:
         diagnose an incomplete chain. The verdict never uses it, as phones do not.
     type: bool
     default: true
+  check_revocation:
+    description:
+      - Ask the leaf's OCSP responder, or when it names none its CRL distribution point, whether its CA has
+        revoked it, for chains that validate to the trust store. V(REVOKED) (an error, the chain is not trusted)
+        when it has; V(REVOCATION_UNKNOWN) (info) with the reason when no verified answer could be had (no URL in
+        the certificate, responder unreachable or too slow, error status, bad signature, stale answer).
+      - Each certificate is looked up once per task, concurrently with the other targets' probes.
+    type: bool
+    default: true
+  revocation_timeout:
+    description:
+      - Seconds allowed for all revocation requests of one certificate (connection, request and answer), on
+        their own, apart from O(timeout).
+    type: float
+    default: 5
   expiry_warning_days:
     description:
       - Report V(EXPIRING_SOON) when the leaf certificate expires within this many days.
@@ -105,7 +128,8 @@ options:
     default: false
 notes:
   - Supports check mode; it never changes anything.
-  - Revocation (CRL, OCSP) is not checked.
+  - Revocation is checked for the leaf only, over plain HTTP (OCSP POST, CRL GET) from where the task runs;
+    proxies come from the environment (C(http_proxy), C(no_proxy)).
 requirements:
   - cryptography >= 42
   - certifi (for the default trust store)
@@ -169,6 +193,37 @@ results:
       type: str
       returned: always
       sample: TLSv1.3
+    cipher:
+      description:
+        - The cipher suite negotiated, by its OpenSSL name (for TLS 1.3 the same as the IANA name), or null when
+          no handshake completed.
+      type: str
+      returned: always
+      sample: ECDHE-RSA-AES256-GCM-SHA384
+    cipher_iana:
+      description:
+        - The IANA name of RV(results[].cipher), as Windows names suites, for the suites the probe knows (every TLS 1.3
+          suite, those on App Transport Security's list and the common ones without forward secrecy); null otherwise.
+      type: str
+      returned: always
+      sample: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+    protocols:
+      description:
+        - The TLS versions the server accepts, oldest first, among V(TLSv1), V(TLSv1.1), V(TLSv1.2) and V(TLSv1.3).
+        - Learned from the handshake and from ClientHellos whose answer is read only up to the ServerHello (or the
+          alert). A version whose check got no answer in time is left out. Empty when no handshake completed.
+      type: list
+      elements: str
+      returned: always
+      sample: [TLSv1.2, TLSv1.3]
+    forward_secrecy:
+      description:
+        - Whether a phone gets forward secrecy as App Transport Security requires it, TLS 1.3 or a TLS 1.2 ECDHE suite
+          on Apple's list. V(false) comes with V(NO_FORWARD_SECRECY).
+        - Null when it could not be told (no handshake, or the check got no answer).
+      type: bool
+      returned: always
+      sample: true
     http_status:
       description: The HTTP status of a GET for the URL's path, or null when there was no HTTP answer.
       type: int

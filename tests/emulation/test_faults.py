@@ -57,15 +57,16 @@ def served_chain(lab: Lab, host: str) -> list[str]:
 
 
 def test_no_intermediates_makes_tls_probe_report_incomplete_chain(fault_lab):
-    # The lab's leaves carry no Authority Information Access URL, so AIA cannot find the missing
-    # intermediate: tls_probe gets it from extra_intermediates (the lab's public issuing CA) instead.
+    # The lab's leaves name no CA Issuers URL (their Authority Information Access holds only the OCSP
+    # responder), so AIA cannot find the missing intermediate: tls_probe gets it from extra_intermediates
+    # (the lab's public issuing CA) instead.
     leaf_der = served_certificates(fault_lab.state("mfa02"))[("Default Web Site", "*:443:")]
     store = fault_lab.raw_state("mfa02")["stores"]["My"]
     leaf = x509.load_der_x509_certificate(
         base64.b64decode(next(c["der_b64"] for c in store if c["thumbprint"] == leaf_der))
     )
-    with pytest.raises(x509.ExtensionNotFound):
-        leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess)
+    access = leaf.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
+    assert [d.access_method for d in access] == [x509.AuthorityInformationAccessOID.OCSP]
     issuing = str(fault_lab.dir / "ca" / "public-issuing.pem")
 
     assert len(served_chain(fault_lab, "mfa02")) == 2  # leaf + intermediate from the CA store

@@ -8,6 +8,7 @@ import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy, evaluate_chain
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
+from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import RevocationChecker
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore, TrustStoreError
 from lab import pki
 
@@ -28,6 +29,8 @@ def test_each_scenario_gets_exactly_its_findings(scenario):
         scenario.host,
         STORE,
         find_missing_issuer=_lookup_in(scenario.extra_intermediates),
+        # No scenario leaf names a responder: anchored chains get REVOCATION_UNKNOWN, nothing is fetched.
+        revocation=RevocationChecker(1),
     )
     assert set(evaluation.codes()) == scenario.chain_codes
     assert evaluation.trusted is scenario.chain_trusted
