@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import ipaddress
 import warnings
 
@@ -172,6 +173,9 @@ def is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
+# A fleet's chains share their intermediates and roots: each issuing link is verified once per run, not once
+# per endpoint (certificates hash by their DER, so equal certificates share an entry).
+@functools.lru_cache(maxsize=4096)
 def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Whether `issuer` names and signed `cert`, for any signature hash (SHA-1 and MD5 included).
 
