@@ -73,10 +73,24 @@ def rows(hosts: list[dict]) -> list[dict]:
                     ),
                 }
             )
+        result += [_mfa_row(host["host"], f) for f in host.get("mfa_findings") or []]
         if not host.get("endpoints"):
             verdict = host.get("error") or "no HTTPS binding"
             result.append(dict.fromkeys([*COLUMNS, "fix"], "") | {"host": host["host"], "verdict": verdict})
     return result
+
+
+def _mfa_row(host: str, found: dict) -> dict:
+    """A finding of the MFA Server's own checks (retirement, SDK path): about the host, not one binding."""
+    verdict = "NOT COMPLIANT" if found["severity"] == "error" else found["severity"]
+    return dict.fromkeys([*COLUMNS, "fix"], "") | {
+        "host": host,
+        "site": found.get("where") or "",
+        "component": "MFA Server",
+        "verdict": verdict,
+        "codes": found["code"],
+        "fix": found["remediation"],
+    }
 
 
 def _connection(phone: dict) -> dict:
@@ -159,8 +173,29 @@ def _junit(title: str, hosts: list[dict]) -> str:
                 failure.text = "\n".join(
                     f"{f['code']}: {f['message']} Fix: {f['remediation']}" for f in errors
                 )
+        _junit_mfa_case(suite, host)
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _junit_mfa_case(suite: ET.Element, host: dict) -> None:
+    """The MFA Server's own checks as one test case of the host, failed by their errors."""
+    found = host.get("mfa_findings") or []
+    if not found:
+        return
+    case = ET.SubElement(suite, "testcase", classname=f"{host['host']}.mfa_server", name="MFA Server checks")
+    suite.set("tests", str(int(suite.get("tests", "0")) + 1))
+    errors = [f for f in found if f["severity"] == "error"]
+    if errors:
+        suite.set("failures", str(int(suite.get("failures", "0")) + 1))
+        failure = ET.SubElement(
+            case, "failure", message=" ".join(f["code"] for f in errors), type="NOT_COMPLIANT"
+        )
+        failure.text = "\n".join(f"{f['code']}: {f['message']} Fix: {f['remediation']}" for f in errors)
+    # Warnings (MFA_SERVER_RETIRED) do not fail the case; a JUnit reader shows them as the case's output.
+    notes = [f for f in found if f["severity"] != "error"]
+    if notes:
+        ET.SubElement(case, "system-out").text = "\n".join(f"{f['code']}: {f['message']}" for f in notes)
 
 
 def _findings(endpoint: dict) -> list[dict]:
@@ -231,5 +266,8 @@ def host_summary(review: dict) -> dict:
     """A host's verdict in a few words: what AWX shows per host."""
     return {
         "compliant": review["compliant"],
-        "codes": sorted({code for endpoint in review.get("endpoints") or [] for code in endpoint["codes"]}),
+        "codes": sorted(
+            {code for endpoint in review.get("endpoints") or [] for code in endpoint["codes"]}
+            | {f["code"] for f in review.get("mfa_findings") or []}
+        ),
     }

@@ -114,3 +114,44 @@ def test_an_unknown_suite_is_shown_by_its_openssl_name(tmp_path):
     review = _review(True, [])
     review["endpoints"][0]["phone"] |= {"cipher": "ARIA256-GCM-SHA384", "cipher_iana": None}
     assert reports.rows([{"host": "mfa01", **review}])[0]["cipher"] == "ARIA256-GCM-SHA384"
+
+
+def test_mfa_server_findings_are_rows_and_a_junit_case_of_their_host(tmp_path):
+    retired = {
+        "code": "MFA_SERVER_RETIRED",
+        "severity": "warning",
+        "message": "MFA Server 8.0.1 no longer services MFA requests since 2024-09-30.",
+        "remediation": "Plan the move.",
+        "where": "MFA Server",
+    }
+    unsafe = {
+        "code": "SDK_URL_UNSAFE",
+        "severity": "error",
+        "message": "The SDK URL http://localhost:4898/PfWsSdk.asmx lands on an HTTPS-only binding.",
+        "remediation": "Set the SDK URL.",
+        "where": "mobile_app_web_service",
+    }
+    reports.write_host(
+        str(tmp_path), "mfa01", _review(True, []) | {"compliant": False, "mfa_findings": [retired, unsafe]}
+    )
+    reports.write_host(str(tmp_path), "mfa02", _review(True, []) | {"mfa_findings": [retired]})
+    paths, _summary = reports.write_fleet(str(tmp_path), "fleet")
+
+    table = list(csv.DictReader(Path(paths["csv"]).open()))
+    mfa_rows = [
+        (r["host"], r["site"], r["verdict"], r["codes"]) for r in table if r["component"] == "MFA Server"
+    ]
+    assert mfa_rows == [
+        ("mfa01", "MFA Server", "warning", "MFA_SERVER_RETIRED"),
+        ("mfa01", "mobile_app_web_service", "NOT COMPLIANT", "SDK_URL_UNSAFE"),
+        ("mfa02", "MFA Server", "warning", "MFA_SERVER_RETIRED"),
+    ]
+    suites = {s.get("name"): s for s in ET.parse(paths["xml"]).getroot()}
+    assert (suites["mfa01"].get("tests"), suites["mfa01"].get("failures")) == ("2", "1")
+    (failure,) = suites["mfa01"].iter("failure")
+    assert failure.get("message") == "SDK_URL_UNSAFE" and "Set the SDK URL." in failure.text
+    assert (suites["mfa02"].get("tests"), suites["mfa02"].get("failures")) == ("2", "0")
+    assert "MFA_SERVER_RETIRED" in next(suites["mfa02"].iter("system-out")).text
+    assert reports.host_summary({"compliant": False, "endpoints": [], "mfa_findings": [unsafe]})["codes"] == [
+        "SDK_URL_UNSAFE"
+    ]
