@@ -36,8 +36,11 @@ def test_the_seed_story(seed_lab, tmp_path):
         assert all("PRIVATE_CA" in e["codes"] for e in entry["endpoints"])
         assert "mobile_app_web_service" in {e["component"] for e in entry["endpoints"]}
     junit = (tmp_path / "before" / "mfa-tls-compliance.xml").read_text()
-    # Three endpoints per host: the User Portal, the Mobile App Web Service and the Web Service SDK on *:443:.
-    assert junit.count("<testcase") == junit.count("<failure") == 3 * len(hosts)
+    # Three endpoints per host, the User Portal, the Mobile App Web Service and the Web Service SDK on *:443:, all
+    # failing; and the MFA Server's own checks, which pass but for the retirement warning.
+    assert junit.count("<testcase") == 4 * len(hosts)
+    assert junit.count("<failure") == 3 * len(hosts)
+    assert junit.count("MFA_SERVER_RETIRED: ") == len(hosts)
 
     checked = remediate(lab, "--check", "--diff")
     assert checked.returncode == 0, checked.stdout[-3000:]
