@@ -270,7 +270,9 @@ results:
           returned: always
           sample: "2027-01-01T00:00:00+00:00"
     trusted:
-      description: Whether the chain as sent validates for the host name against the trust store over TLS 1.2 or later.
+      description:
+        - Whether the chain as sent validates for the host name against the trust store over TLS 1.2 or later, with no
+          key, signature, validity period or missing SCTs that phones refuse, and the leaf not revoked.
       type: bool
       returned: always
       sample: false
