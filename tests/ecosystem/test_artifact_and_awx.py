@@ -41,8 +41,25 @@ def artifact(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def installed(artifact, tmp_path_factory) -> Path:
-    """An empty collections path holding only the installed artifact and ansible.windows."""
+    """An empty collections path holding only the installed artifact and the collections galaxy.yml declares.
+
+    The dependencies are put there first, as a Galaxy server would provide them: offline, ansible-galaxy then
+    finds them installed instead of failing to fetch them."""
     path = tmp_path_factory.mktemp("installed-collections")
+    declared = yaml.safe_load((ROOT / "galaxy.yml").read_text())["dependencies"]
+    for name in sorted(declared):
+        namespace, collection = name.split(".")
+        shutil.copytree(
+            WINDOWS.parents[1] / namespace / collection, path / "ansible_collections" / namespace / collection
+        )
+        manifest = json.loads(
+            (path / "ansible_collections" / namespace / collection / "MANIFEST.json").read_text()
+        )
+        for required in manifest["collection_info"]["dependencies"]:  # community.general's own dependency
+            ns, coll = required.split(".")
+            shutil.copytree(
+                WINDOWS.parents[1] / ns / coll, path / "ansible_collections" / ns / coll, dirs_exist_ok=True
+            )
     completed = subprocess.run(
         [
             str(VENV_BIN / "ansible-galaxy"),
@@ -60,7 +77,10 @@ def installed(artifact, tmp_path_factory) -> Path:
         env=tool_env(),
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    shutil.copytree(WINDOWS, path / "ansible_collections" / "ansible" / "windows")
+    for name in declared:
+        assert f"'{name}:" in completed.stdout and "is already installed" in completed.stdout, (
+            completed.stdout
+        )
     return path
 
 
