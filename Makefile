@@ -9,7 +9,7 @@ WINDOWS_COLLECTION := .cache/collections/ansible_collections/ansible/windows/.fr
 # community.crypto (ACME) and community.general (nsupdate), from the same wheel by the same script.
 ACME_COLLECTIONS := $(foreach c,community/crypto community/general,.cache/collections/ansible_collections/$(c)/.from-ansible-14.5.0)
 
-.PHONY: setup test lint unit demo bench-probe bench lab-up lab-down clean
+.PHONY: setup test lint unit demo demo-acme bench-probe bench lab-up lab-down clean
 
 setup: $(STAMP) $(COLLECTION_LINK) $(WINDOWS_COLLECTION) $(ACME_COLLECTIONS)
 
@@ -42,6 +42,10 @@ test: setup lint
 
 demo: setup
 	$(PY) scripts/demo.py
+
+# The ACME story: Pebble and BIND beside the fleet, renew.yml orders once, compliance passes, renew again does nothing.
+demo-acme: setup
+	$(PY) scripts/demo_acme.py
 
 bench-probe: setup
 	$(PY) bench/probe_throughput.py

@@ -95,11 +95,46 @@ def _stop(lab_dir: Path, name: str) -> int | None:
     return pid
 
 
+def _start_acme(lab_dir: Path, config: dict, timeout: float) -> str:
+    """Start Pebble and BIND (lab/acme_service.py) and write their variables into the inventory; empty when
+    they answer, else why not."""
+    from lab import acme, acme_service
+
+    missing = acme.missing_binaries()
+    if missing:
+        return f"--acme needs {', '.join(missing)}: install Debian's pebble and bind9 (.ci/run does)"
+    if not _pid(lab_dir, acme_service.PID):
+        (acme_service.folder(lab_dir) / acme_service.STATE).unlink(missing_ok=True)
+        with open(lab_dir / "lab.log", "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "lab", "acme-serve", "--dir", str(lab_dir)],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        (lab_dir / acme_service.PID).write_text(str(process.pid))
+        deadline = time.monotonic() + timeout
+        while acme_service.state(lab_dir) is None:
+            if process.poll() is not None:
+                (lab_dir / acme_service.PID).unlink(missing_ok=True)
+                return f"Pebble or BIND exited ({process.returncode}), see {lab_dir / 'lab.log'}"
+            if time.monotonic() > deadline:
+                _stop(lab_dir, acme_service.PID)
+                return f"Pebble and BIND did not answer in {timeout}s, see {lab_dir / 'lab.log'}"
+            time.sleep(0.1)
+    fleet.write_inventory(lab_dir, config)
+    return ""
+
+
 def up(args) -> int:
     lab_dir = Path(args.dir).resolve()
     started = time.monotonic()
     if _pid(lab_dir):
         problem = _start_responder(lab_dir, args.timeout)
+        if not problem and args.acme:
+            problem = _start_acme(lab_dir, json.loads((lab_dir / "lab.json").read_text()), args.timeout)
         if problem:
             print(f"lab: {problem}", file=sys.stderr)
             return 1
@@ -137,6 +172,13 @@ def up(args) -> int:
     if pending:
         print(f"lab: {len(pending)} hosts did not answer in {args.timeout}s", file=sys.stderr)
         return 1
+    if args.acme:
+        problem = _start_acme(lab_dir, config, args.timeout)
+        if problem:
+            print(f"lab: {problem}", file=sys.stderr)
+            return 1
+        directory = json.loads((lab_dir / "acme" / "acme.json").read_text())["directory_url"]
+        print(f"lab: Pebble and BIND up; ACME directory {directory}")
     print(
         f"lab: {len(config['hosts'])} hosts up in {time.monotonic() - started:.1f}s; inventory {lab_dir / 'inventory.yml'}"
     )
@@ -147,7 +189,8 @@ def down(args) -> int:
     lab_dir = Path(args.dir).resolve()
     pid = _stop(lab_dir, "daemon.pid")
     responder = _stop(lab_dir, RESPONDER_PID)
-    print("lab: down" if pid or responder else "lab: was not running")
+    acme_pid = _stop(lab_dir, "acme.pid")  # lab/acme_service.py PID; it removes its acme.json as it stops
+    print("lab: down" if pid or responder or acme_pid else "lab: was not running")
     return 0
 
 
@@ -262,6 +305,12 @@ def revoke(args) -> int:
     return 0
 
 
+def serve_acme(args) -> int:
+    from lab import acme_service
+
+    return acme_service.serve(Path(args.dir).resolve())
+
+
 def serve_revocation(args) -> int:
     from lab import revocation
 
@@ -310,6 +359,12 @@ def main(argv: list[str] | None = None) -> int:
         help="seconds each WinRM command execution costs, per host and concurrently across hosts, as on Windows",
     )
     p.add_argument("--timeout", type=float, default=60)
+    p.add_argument(
+        "--acme",
+        action="store_true",
+        help="also start Pebble (ACME, real validation, 90 days) and BIND (the public names, RFC 2136) and write "
+        "their variables into the inventory (lab/acme_service.py)",
+    )
     p.set_defaults(func=up)
     p = sub.add_parser("down", help="stop the lab (its state stays in DIR)")
     p.add_argument("--dir", default="lab-state")
@@ -364,6 +419,9 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("serve", help=argparse.SUPPRESS)
     p.add_argument("--dir", required=True)
     p.set_defaults(func=serve)
+    p = sub.add_parser("acme-serve", help=argparse.SUPPRESS)
+    p.add_argument("--dir", required=True)
+    p.set_defaults(func=serve_acme)
     p = sub.add_parser("revocation-serve", help=argparse.SUPPRESS)
     p.add_argument("--dir", required=True)
     p.set_defaults(func=serve_revocation)

@@ -124,11 +124,17 @@ def write_pfx(
 
 
 def write_inventory(lab_dir: Path, config: dict) -> None:
+    from lab import acme_service  # the ACME services import dnspython, which the plain lab does not need
+
+    acme_vars = acme_service.inventory_vars(lab_dir)
     hosts = {}
     for entry in config["hosts"]:
         data = HostState(lab_dir, entry["name"]).read()
         ports = iis.https_ports(data)
         probe = {port: f"{entry['address']}:{iis.lab_port(port)}" for port in ports}
+        if acme_vars:
+            # Where the controller fetches an HTTP-01 token before the CA does: IIS's port 80 of this host.
+            probe[80] = f"{entry['address']}:{iis.lab_port(80)}"
         hosts[entry["name"]] = {
             "ansible_host": entry["address"],
             "mfa_tls_public_name": data["host"]["public_name"],
@@ -150,6 +156,7 @@ def write_inventory(lab_dir: Path, config: dict) -> None:
                         "ansible_user": config["user"],
                         "ansible_password": config["password"],
                         "mfa_tls_trust_bundle": str((lab_dir / "trust" / "public-roots.pem").resolve()),
+                        **acme_vars,
                     },
                 }
             }

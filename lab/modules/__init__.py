@@ -47,6 +47,7 @@ def _handlers() -> dict:
     from lab.modules import (
         acme_http_challenge,
         certificate_import,
+        certificate_remove,
         host_tls_info,
         iis_binding_certificate,
         iis_tls_info,
@@ -62,6 +63,7 @@ def _handlers() -> dict:
         "mfa_server.tls.iis_tls_info": (iis_tls_info.run, None),
         "mfa_server.tls.mfa_server_info": (mfa_server_info.run, None),
         "mfa_server.tls.certificate_import": (certificate_import.run, None),
+        "mfa_server.tls.certificate_remove": (certificate_remove.run, None),
         "mfa_server.tls.iis_binding_certificate": (iis_binding_certificate.run, None),
         "mfa_server.tls.acme_http_challenge": (acme_http_challenge.run, None),
     }

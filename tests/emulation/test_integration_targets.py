@@ -34,6 +34,7 @@ from lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, running_lab, served_certif
 TARGETS = (
     "acme_http_challenge",
     "certificate_import",
+    "certificate_remove",
     "host_tls_info",
     "iis_binding_certificate",
     "iis_tls_info",

@@ -25,6 +25,7 @@ MODULES = ps_spec.powershell_modules()
 EXPECTED = {
     "acme_http_challenge",
     "certificate_import",
+    "certificate_remove",
     "host_tls_info",
     "iis_binding_certificate",
     "iis_tls_info",
