@@ -64,7 +64,7 @@ def folder_state(data: dict, root: str, tokens: list[str]) -> rules.FolderState:
 def run(m) -> None:
     present = m.params["state"] == "present"
     port = int(m.params["port"])
-    m.result.update({"challenges": [], "folders": []})
+    m.result.update({"challenges": [], "folders": [], "unserved": []})
     if not 1 <= port <= 65535:
         m.fail(
             f"port {port} is not a TCP port (1 to 65535), so nothing was changed. HTTP-01 is fetched from port 80; "
@@ -109,7 +109,9 @@ def _targets(
         name, token = challenge["name"].lower(), challenge["token"]
         choice = rules.sites_for(bindings, name, port)
         if not choice.sites and present:
-            m.fail(rules.no_site_message(name, port, choice, bindings))
+            if not m.params["skip_unserved"]:
+                m.fail(rules.no_site_message(name, port, choice, bindings))
+            m.result["unserved"].append(name)
         row = {"name": name, "token": token, "url": rules.url_for(name, token, port), "sites": choice.sites}
         row.update({"files": [], "changed": False})
         for site in choice.sites:

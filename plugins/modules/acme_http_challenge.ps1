@@ -17,6 +17,7 @@ $spec = @{
     options = @{
         state = @{ type = 'str'; default = 'present'; choices = @('present', 'absent') }
         port = @{ type = 'int'; default = 80 }
+        skip_unserved = @{ type = 'bool'; default = $false }
         challenges = @{
             type = 'list'
             elements = 'dict'
@@ -37,6 +38,7 @@ $present = ($module.Params.state -eq 'present')
 $port = [int]$module.Params.port
 $module.Result.challenges = @()
 $module.Result.folders = @()
+$module.Result.unserved = @()
 $module.Result.changed = $false
 
 if ($port -lt 1 -or $port -gt 65535) {
@@ -95,7 +97,11 @@ foreach ($challenge in $module.Params.challenges) {
     $token = [string]$challenge.token
     $choice = [MfaServerTls.AcmeHttp]::SitesFor($bindingArray, $name, $port)
     if ($choice.Sites.Count -eq 0 -and $present) {
-        $module.FailJson([MfaServerTls.AcmeHttp]::NoSiteMessage($name, $port, $choice, $bindingArray))
+        if (-not $module.Params.skip_unserved) {
+            $module.FailJson([MfaServerTls.AcmeHttp]::NoSiteMessage($name, $port, $choice, $bindingArray))
+        }
+        # A fleet run places every token on every host: a host that does not serve the name skips it.
+        $module.Result.unserved += $name
     }
     $row = [ordered]@{ name = $name; token = $token; url = [MfaServerTls.AcmeHttp]::UrlFor($name, $token, $port); sites = @($choice.Sites); files = @(); changed = $false }
     foreach ($siteName in $choice.Sites) {

@@ -245,6 +245,23 @@ def test_a_name_only_a_stopped_site_would_answer(lab: Lab) -> None:
     assert get(lab, "mfa04", "/", "parked.lab.example", port=8081)[0] == 400
 
 
+def test_a_name_no_started_site_serves_is_skipped_when_asked(lab: Lab) -> None:
+    """skip_unserved, for a fleet run that places every token on every host: the name is listed, nothing is written."""
+    before = configuration(lab.raw_state("mfa04"))
+    skipped = documented(
+        "acme_http_challenge",
+        lab.module(
+            "mfa04",
+            MODULE,
+            {"port": 8081, "skip_unserved": True, "challenges": [challenge("parked.lab.example")]},
+        ),
+    )
+    assert not skipped["failed"] and not skipped["changed"]
+    assert skipped["unserved"] == ["parked.lab.example"]
+    assert skipped["challenges"][0]["sites"] == [] and skipped["folders"] == []
+    assert configuration(lab.raw_state("mfa04")) == before
+
+
 @pytest.mark.parametrize(
     ("item", "message"),
     [
