@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
 from lab import iis, iis_files
+from lab.http_request import read_request
 from lab.state import HostState
 
 # A part of IIS's default <staticContent> (applicationHost.config holds some 370 mimeMaps): none maps "."
@@ -266,29 +267,15 @@ def handler(port: int, state: HostState):
     def handle(conn: socket.socket, _addr: tuple) -> None:
         reader = conn.makefile("rb")
         while True:
-            request_line = reader.readline(8192)
-            if not request_line:
+            request = read_request(reader)
+            if request is None:
                 return
-            headers = {}
-            while True:
-                line = reader.readline(8192)
-                if line in (b"\r\n", b"\n", b""):
-                    break
-                name, _sep, value = line.decode("latin-1").partition(":")
-                headers[name.strip().lower()] = value.strip()
-            length = min(int(headers.get("content-length") or 0), 1 << 20)
-            if length:
-                reader.read(length)
-            parts = request_line.decode("latin-1").split()
-            method = parts[0].upper() if parts else "GET"
-            target = parts[1] if len(parts) > 1 else "/"
+            method, target, headers = request.method, request.target, request.headers
             data = state.read()
             result = answer(data, port, method, headers.get("host", ""), data["host"]["ip"], target)
             site = route(data, port, headers.get("host", ""), data["host"]["ip"])
             _log(state, site, target, headers.get("user-agent", ""), result)
-            close = headers.get("connection", "").lower() == "close" or (
-                len(parts) > 2 and parts[2] == "HTTP/1.0"
-            )
+            close = request.closes
             head = {"Content-Type": "text/html", "Server": "Microsoft-IIS/10.0", **result.headers}
             head["Content-Length"] = str(len(result.body))
             if close:

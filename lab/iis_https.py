@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from lab import certinfo, iis, mfa_sdk
+from lab.http_request import read_request
 from lab.state import HostState, find_cert
 
 _MARKERS = {"mobile_app_web_service": "pfpaws.asmx", "web_service_sdk": "pfwssdk.asmx"}
@@ -54,6 +55,22 @@ def _signed_by(cert, issuer) -> bool:
         return False
 
 
+def served_certificate(data: dict, entry: dict | None, sni: str | None) -> dict | None:
+    """The store certificate HTTP.sys serves for `entry` (the Central Certificate Store's for a ccs entry);
+    None when it has none it can serve (missing, or without its private key)."""
+    if entry is None:
+        return None
+    if entry["key"].startswith("ccs="):
+        cert = _ccs_cert(data, sni)
+    else:
+        cert = find_cert(
+            data, entry.get("certificate_store_name") or "My", entry.get("certificate_hash") or ""
+        )
+    if cert is None or not cert.get("has_private_key"):
+        return None
+    return cert
+
+
 class TLSContexts:
     """Certificate files and SSLContexts per (certificate, chain), built from the host's state, cached."""
 
@@ -65,15 +82,8 @@ class TLSContexts:
 
     def files(self, data: dict, entry: dict | None, sni: str | None = None) -> tuple[Path, Path] | None:
         """(chain PEM, key PEM) HTTP.sys would serve for `entry`; None when it can serve nothing."""
-        if entry is None:
-            return None
-        if entry["key"].startswith("ccs="):
-            cert = _ccs_cert(data, sni)
-        else:
-            cert = find_cert(
-                data, entry.get("certificate_store_name") or "My", entry.get("certificate_hash") or ""
-            )
-        if cert is None or not cert.get("has_private_key"):
+        cert = served_certificate(data, entry, sni)
+        if cert is None:
             return None
         key_path = self.state.key_path(cert["thumbprint"])
         if key_path is None:
@@ -200,27 +210,17 @@ def handler(port: int, contexts: TLSContexts):
 def _serve_http(tls: ssl.SSLSocket, data: dict, port: int, sni: str | None, local_ip: str) -> None:
     reader = tls.makefile("rb")
     while True:
-        request_line = reader.readline(8192)
-        if not request_line:
+        request = read_request(reader)
+        if request is None:
             return
-        headers = {}
-        while True:
-            line = reader.readline(8192)
-            if line in (b"\r\n", b"\n", b""):
-                break
-            name, _sep, value = line.decode("latin-1").partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = min(int(headers.get("content-length") or 0), 1 << 20)
-        payload = reader.read(length) if length else b""
-        parts = request_line.decode("latin-1").split()
-        path = parts[1] if len(parts) > 1 else "/"
+        headers, path = request.headers, request.target
         status, body = _route(data, port, headers.get("host") or sni or "", local_ip, path)
         content_type = "text/html; charset=utf-8"
-        if status == 200 and parts[:1] == ["POST"] and path.split("?")[0].lower().endswith("/pfpaws.asmx"):
-            status, body = _soap(data, port, headers, local_ip, path, payload)
+        if status == 200 and request.method == "POST" and path.split("?")[0].lower().endswith("/pfpaws.asmx"):
+            status, body = _soap(data, port, headers, local_ip, path, request.payload)
             content_type = "text/xml; charset=utf-8"
         reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error"}[status]
-        close = headers.get("connection", "").lower() == "close"
+        close = request.closes
         tls.sendall(
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nServer: Microsoft-IIS/10.0\r\n"
             f"Content-Length: {len(body)}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}\r\n".encode()

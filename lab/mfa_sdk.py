@@ -29,7 +29,6 @@ import urllib.parse
 from xml.sax.saxutils import escape
 
 from lab import certinfo, iis
-from lab.state import find_cert
 
 SDK_KEYS = ("pfMobile App Web Service_pfwssdk_PfWsSdk", "pfup_pfwssdk_PfWsSdk", "pfwssdk_PfWsSdk")
 NAMESPACE = "http://www.phonefactor.com/PfPaWs"
@@ -130,20 +129,12 @@ def _tls_problem(data: dict, port: int, name: str, address: str) -> str | None:
     # Imported here: iis_tls_info imports lab.iis_https, which imports this module; the collection is
     # importable once lab.iis has put it on sys.path.
     from ansible_collections.mfa_server.tls.plugins.module_utils.certificates import dns_name_matches
-    from lab.iis_https import _ccs_cert
+    from lab.iis_https import served_certificate
     from lab.modules.iis_tls_info import _build_chain
 
     sni = None if _is_ip(name) else name
-    entry = iis.select_entry(data, port, sni, address)
-    if entry is None:
-        return SEND_FAILURE
-    if entry["key"].startswith("ccs="):
-        cert = _ccs_cert(data, sni)
-    else:
-        cert = find_cert(
-            data, entry.get("certificate_store_name") or "My", entry.get("certificate_hash") or ""
-        )
-    if cert is None or not cert.get("has_private_key"):
+    cert = served_certificate(data, iis.select_entry(data, port, sni, address), sni)
+    if cert is None:
         return SEND_FAILURE
     _chain, status, trusted, _intermediates = _build_chain(data, cert["der_b64"])
     dns, ips = certinfo.sans(certinfo.load(cert["der_b64"]))

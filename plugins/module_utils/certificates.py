@@ -184,17 +184,28 @@ def signed_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """
     if cert.issuer != issuer.subject:
         return False
-    key = issuer.public_key()
     try:
-        if isinstance(key, rsa.RSAPublicKey):
-            pad = cert.signature_algorithm_parameters
-            if not isinstance(pad, padding.PSS | padding.PKCS1v15):
-                pad = padding.PKCS1v15()
-            key.verify(cert.signature, cert.tbs_certificate_bytes, pad, cert.signature_hash_algorithm)
-        elif isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
-        elif isinstance(key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
-            key.verify(cert.signature, cert.tbs_certificate_bytes)
+        pad = cert.signature_algorithm_parameters
+        hash_algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return False
+    if not isinstance(pad, padding.PSS | padding.PKCS1v15):
+        pad = None
+    return verify_signature(
+        issuer.public_key(), cert.signature, cert.tbs_certificate_bytes, hash_algorithm, pad
+    )
+
+
+def verify_signature(public_key, signature: bytes, data: bytes, hash_algorithm, rsa_padding=None) -> bool:
+    """Whether `signature` over `data` verifies with `public_key`: RSA (PKCS#1 v1.5 unless `rsa_padding` says
+    PSS), ECDSA or EdDSA, for any hash (certificates, OCSP responses and CRLs are signed the same ways)."""
+    try:
+        if isinstance(public_key, rsa.RSAPublicKey) and hash_algorithm is not None:
+            public_key.verify(signature, data, rsa_padding or padding.PKCS1v15(), hash_algorithm)
+        elif isinstance(public_key, ec.EllipticCurvePublicKey) and hash_algorithm is not None:
+            public_key.verify(signature, data, ec.ECDSA(hash_algorithm))
+        elif isinstance(public_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            public_key.verify(signature, data)
         else:
             return False
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):

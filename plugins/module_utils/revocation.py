@@ -29,7 +29,6 @@ try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
     from cryptography.x509 import ocsp
     from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID
 except ImportError:  # reported by the module with missing_required_lib
@@ -293,7 +292,7 @@ def _ocsp_signature_problem(response: ocsp.OCSPResponse, issuer: x509.Certificat
             <= certificates.not_after(signer) + CLOCK_SKEW
         ):
             return f"the responder certificate {certificates.label(signer)} is not valid now"
-    if not verify_signature(
+    if not certificates.verify_signature(
         signer.public_key(),
         response.signature,
         response.tbs_response_bytes,
@@ -324,22 +323,6 @@ def _allows_ocsp_signing(cert: x509.Certificate) -> bool:
     except x509.ExtensionNotFound:
         return False
     return ExtendedKeyUsageOID.OCSP_SIGNING in usages
-
-
-def verify_signature(public_key, signature: bytes, data: bytes, hash_algorithm) -> bool:
-    """Whether `signature` over `data` verifies (RSA PKCS#1 v1.5, ECDSA, EdDSA: what CAs sign OCSP with)."""
-    try:
-        if isinstance(public_key, rsa.RSAPublicKey) and hash_algorithm is not None:
-            public_key.verify(signature, data, padding.PKCS1v15(), hash_algorithm)
-        elif isinstance(public_key, ec.EllipticCurvePublicKey) and hash_algorithm is not None:
-            public_key.verify(signature, data, ec.ECDSA(hash_algorithm))
-        elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-            public_key.verify(signature, data)
-        else:
-            return False
-    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        return False
-    return True
 
 
 def load_crl(data: bytes) -> x509.CertificateRevocationList:

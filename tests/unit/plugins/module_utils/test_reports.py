@@ -137,7 +137,7 @@ def test_mfa_server_findings_are_rows_and_a_junit_case_of_their_host(tmp_path):
     reports.write_host(str(tmp_path), "mfa02", _review(True, []) | {"mfa_findings": [retired]})
     paths, _summary = reports.write_fleet(str(tmp_path), "fleet")
 
-    table = list(csv.DictReader(Path(paths["csv"]).open()))
+    table = list(csv.DictReader(Path(paths["csv"]).read_text().splitlines()))
     mfa_rows = [
         (r["host"], r["site"], r["verdict"], r["codes"]) for r in table if r["component"] == "MFA Server"
     ]
