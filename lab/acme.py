@@ -281,6 +281,10 @@ class Pebble:
     root_pem: bytes
     intermediate_pem: bytes
     log: Path
+    # With `pebble_server(external_account_binding=True)`: the one key identifier and base64url HMAC key the CA
+    # accepts for new accounts (what a CA's portal hands out for mfa_tls_acme_eab_kid / mfa_tls_acme_eab_hmac).
+    eab_kid: str | None = None
+    eab_hmac: str | None = field(default=None, repr=False)
 
 
 def _listener_certificate(folder: Path) -> tuple[pki.Issued, Path, Path]:
@@ -320,8 +324,15 @@ def _management_answers(management: str, context: ssl.SSLContext) -> bool:
         return False
 
 
+def new_eab_key() -> tuple[str, str]:
+    """A key identifier and a base64url HMAC key (48 random bytes, like the keys in Pebble's example config)."""
+    return f"lab-eab-{secrets.token_hex(4)}", base64.urlsafe_b64encode(
+        secrets.token_bytes(48)
+    ).decode().rstrip("=")
+
+
 def _pebble_config(
-    folder: Path, cert: Path, key: Path, http_port: int, validity_days: int
+    folder: Path, cert: Path, key: Path, http_port: int, validity_days: int, eab: tuple[str, str] | None
 ) -> tuple[Path, str, str]:
     acme_port, management_port = free_port(), free_port()
     config = {
@@ -333,11 +344,15 @@ def _pebble_config(
             "httpPort": http_port,
             "tlsPort": 443,  # TLS-ALPN-01 is offered by Pebble but not answered in the lab
             "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
+            # Pebble 2.4's keys (its example pebble-config-external-account-bindings.json): kid -> base64url key.
+            "externalAccountBindingRequired": eab is not None,
             "certificateValidityPeriod": validity_days * 86400,  # seconds
         }
     }
+    if eab is not None:
+        config["pebble"]["externalAccountMACKeys"] = {eab[0]: eab[1]}
     path = folder / "pebble-config.json"
+    path.touch(mode=0o600)  # it holds the HMAC key when EAB is required
     path.write_text(json.dumps(config, indent=2))
     return path, f"https://{LOOPBACK}:{acme_port}/dir", f"https://{LOOPBACK}:{management_port}"
 
@@ -349,12 +364,15 @@ def pebble_server(
     http_port: int = 80,
     validity_days: int = DEFAULT_VALIDITY_DAYS,
     authz_reuse: int = 0,
+    external_account_binding: bool = False,
     timeout: float = 30.0,
 ) -> Iterator[Pebble]:
     """Pebble on 127.0.0.1 (free ports), resolving every name through `dns_server` ("127.0.0.1:port").
 
     HTTP-01 is fetched from port `http_port` of the address the name resolves to; issued certificates are
-    valid for `validity_days`; `authz_reuse` is the percentage of valid authorizations Pebble reuses."""
+    valid for `validity_days`; `authz_reuse` is the percentage of valid authorizations Pebble reuses. With `external_account_binding`, Pebble refuses new accounts without an
+    external account binding (RFC 8555 7.3.4) signed with the kid and HMAC key made here (`Pebble.eab_kid`,
+    `Pebble.eab_hmac`; never printed)."""
     _require_loopback(dns_server.rsplit(":", 1)[0])
     with tempfile.TemporaryDirectory(prefix="lab-pebble-") as temporary:
         folder = Path(temporary)
@@ -363,8 +381,9 @@ def pebble_server(
         ca_file.write_bytes(listener_root.pem())
         context = ssl.create_default_context(cafile=str(ca_file))
         log = folder / "pebble.log"
+        eab = new_eab_key() if external_account_binding else None
         for attempt in range(1, START_ATTEMPTS + 1):
-            config, directory, management = _pebble_config(folder, cert, key, http_port, validity_days)
+            config, directory, management = _pebble_config(folder, cert, key, http_port, validity_days, eab)
             try:
                 process = _start(
                     [PEBBLE, "-config", str(config), "-dnsserver", dns_server],
@@ -385,6 +404,9 @@ def pebble_server(
         try:
             root = _get(f"{management}/roots/0", context)
             intermediate = _get(f"{management}/intermediates/0", context)
-            yield Pebble(directory, management, listener_root.pem(), ca_file, root, intermediate, log)
+            kid, hmac = eab if eab is not None else (None, None)
+            yield Pebble(
+                directory, management, listener_root.pem(), ca_file, root, intermediate, log, kid, hmac
+            )
         finally:
             _stop(process)

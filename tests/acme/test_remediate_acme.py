@@ -100,13 +100,15 @@ def dns_fleet(tmp_path_factory) -> Iterator[Fleet]:
 
 
 @contextlib.contextmanager
-def _fleet(directory: Path) -> Iterator[Fleet]:
+def _fleet(directory: Path, **pebble_options) -> Iterator[Fleet]:
     with running_lab(directory / "lab", 3, "seed") as lab:
         names = {host: lab.hostvars(host)["mfa_tls_public_name"] for host in lab.hosts()}
         records = {name: lab.hostvars(host)["ansible_host"] for host, name in names.items()}
         with (
             acme.bind_server(ZONE, records) as bind,
-            acme.pebble_server(f"{bind.address}:{bind.port}", http_port=iis.lab_port(80)) as pebble,
+            acme.pebble_server(
+                f"{bind.address}:{bind.port}", http_port=iis.lab_port(80), **pebble_options
+            ) as pebble,
         ):
             roots = directory / "pebble-root.pem"
             roots.write_bytes(pebble.root_pem)
@@ -471,3 +473,78 @@ def test_a_certificate_per_host_each_answered_on_every_host(per_host_fleet, tmp_
         ]
         assert len({e["cs-uri-stem"] for e in by_controller}) == len(fleet.names), host
     _assert_no_secrets(fleet, run.output)
+
+
+# --- a CA that requires an external account binding (RFC 8555 7.3.4) -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def eab_fleet(tmp_path_factory) -> Iterator[Fleet]:
+    """A seed fleet whose CA refuses new accounts without an external account binding, as ZeroSSL, Google Trust
+    Services and most commercial ACME CAs do."""
+    with _fleet(tmp_path_factory.mktemp("acme-remediate-eab"), external_account_binding=True) as fleet:
+        yield fleet
+
+
+def _eab_hmac(fleet: Fleet) -> str:
+    assert fleet.pebble.eab_kid and fleet.pebble.eab_hmac, "Pebble requires EAB here"
+    return fleet.pebble.eab_hmac
+
+
+def test_a_ca_that_requires_eab_refuses_the_account_before_any_host_changes(eab_fleet, tmp_path):
+    fleet = eab_fleet
+    before = _ground_truth(fleet)
+    run = _remediate(fleet, tmp_path)
+    _all_failed(run, fleet.names)
+    assert (
+        f"The ACME CA at {fleet.pebble.directory_url} refused or could not be reached for the account"
+        in run.output
+    )
+    assert (
+        "The CA requires an external account binding: set mfa_tls_acme_eab_kid and mfa_tls_acme_eab_hmac"
+        in run.output
+    )
+    # Refused at the account: no order, so no challenge was placed anywhere.
+    for host in fleet.names:
+        assert not _challenge_requests(fleet.lab.raw_state(host)), host
+    _assert_nothing_changed_or_left(fleet, before)
+    _assert_no_secrets(fleet, run.output, _eab_hmac(fleet))
+
+
+def test_the_eab_hmac_never_appears_in_verbose_output(eab_fleet, tmp_path):
+    """-vvv with the module arguments injected and a wrong MAC key (the CA refuses it, before any host changes):
+    neither key appears. (The success run below checks the right key too; it runs last, since a fleet that
+    serves a valid certificate has nothing left to order.)"""
+    fleet = eab_fleet
+    _kid, wrong = acme.new_eab_key()
+    before = _ground_truth(fleet)
+    run = _remediate(
+        fleet,
+        tmp_path,
+        mfa_tls_acme_account_key=_account_key(),  # a new account, so that the CA checks the binding again
+        mfa_tls_acme_eab_kid=fleet.pebble.eab_kid,
+        mfa_tls_acme_eab_hmac=wrong,
+    )
+    _all_failed(run, fleet.names)
+    assert (
+        "The CA requires an external account binding and refused the one given: set mfa_tls_acme_eab_kid"
+        in run.output
+    )
+    assert fleet.pebble.eab_kid in run.output, (
+        "the module arguments (kid shown, key hidden) are in the output"
+    )
+    _assert_nothing_changed_or_left(fleet, before)
+    _assert_no_secrets(fleet, run.output, wrong, _eab_hmac(fleet))
+
+
+def test_the_ca_issues_with_the_external_account_binding_and_the_hmac_stays_hidden(eab_fleet, tmp_path):
+    fleet = eab_fleet
+    hmac = _eab_hmac(fleet)
+    previous = set().union(*_served(fleet).values())
+    run = _remediate(fleet, tmp_path, mfa_tls_acme_eab_kid=fleet.pebble.eab_kid, mfa_tls_acme_eab_hmac=hmac)
+    assert run.completed.returncode == 0, run.output[-6000:] + fleet.pebble.log.read_text()[-2000:]
+    thumbprint = _assert_one_certificate_for_the_fleet(fleet)
+    assert thumbprint not in previous, "a new certificate"
+    # The binding went to the CA (Pebble logs the account it bound to the kid is new) and its key nowhere.
+    assert "Register the ACME account, or find it" in run.output
+    _assert_no_secrets(fleet, run.output, hmac, *_certificate_key_parts(fleet, thumbprint))
