@@ -370,9 +370,9 @@ def pebble_server(
     """Pebble on 127.0.0.1 (free ports), resolving every name through `dns_server` ("127.0.0.1:port").
 
     HTTP-01 is fetched from port `http_port` of the address the name resolves to; issued certificates are
-    valid for `validity_days`; `authz_reuse` is the percentage of valid authorizations Pebble reuses. With `external_account_binding`, Pebble refuses new accounts without an
-    external account binding (RFC 8555 7.3.4) signed with the kid and HMAC key made here (`Pebble.eab_kid`,
-    `Pebble.eab_hmac`; never printed)."""
+    valid for `validity_days`; `authz_reuse` is the percentage of valid authorizations Pebble reuses. With
+    `external_account_binding`, Pebble refuses new accounts without an external account binding (RFC 8555
+    7.3.4) signed with the kid and HMAC key made here (`Pebble.eab_kid`, `Pebble.eab_hmac`; never printed)."""
     _require_loopback(dns_server.rsplit(":", 1)[0])
     with tempfile.TemporaryDirectory(prefix="lab-pebble-") as temporary:
         folder = Path(temporary)
