@@ -74,11 +74,11 @@ def same_binding(a: str, b: str) -> bool:
     return ip_a.lower() == ip_b.lower() and port_a == port_b and host_a.lower() == host_b.lower()
 
 
-def https_bindings(data: dict):
-    """(site, binding) for every HTTPS binding of every site, by site id then configuration order."""
+def https_bindings(data: dict, protocol: str = "https"):
+    """(site, binding) for every binding of `protocol` of every site, by site id then configuration order."""
     for site in sorted(data["sites"], key=lambda s: s["id"]):
         for binding in site["bindings"]:
-            if binding["protocol"].lower() == "https":
+            if binding["protocol"].lower() == protocol:
                 yield site, binding
 
 
@@ -112,11 +112,21 @@ def refuses_legacy_tls(entry: dict | None) -> bool:
     )
 
 
-def site_for(data: dict, port: int, host_header: str, local_ip: str) -> dict | None:
-    """The site IIS routes a request to: exact host header first, then the IP, then the catch-all."""
+def site_for(
+    data: dict,
+    port: int,
+    host_header: str,
+    local_ip: str,
+    protocol: str = "https",
+    started_only: bool = False,
+) -> dict | None:
+    """The site IIS routes a request to: exact host header first, then the IP, then the catch-all.
+    `started_only`: a stopped site's bindings take no request (the HTTP listener asks for that)."""
     host_header = host_header.split(":")[0].lower() if host_header and not host_header.startswith("[") else ""
     best, best_rank = None, -1
-    for site, binding in https_bindings(data):
+    for site, binding in https_bindings(data, protocol):
+        if started_only and (site.get("state") or "").lower() != "started":
+            continue
         try:
             ip, b_port, host = parse_binding(binding["binding_information"])
         except BindingError:

@@ -113,27 +113,7 @@ def http_ports(data: dict) -> list[int]:
 
 def route(data: dict, port: int, host_header: str, local_ip: str) -> dict | None:
     """The started site IIS gives an http request on (local_ip, port) with this Host header."""
-    host = host_header.rsplit(":", 1)[0] if host_header.count(":") == 1 else host_header
-    host = host.strip().lower()
-    best, best_rank = None, -1
-    for site in sorted(data["sites"], key=lambda s: s["id"]):
-        if (site.get("state") or "").lower() != "started":
-            continue
-        for binding in site["bindings"]:
-            if binding["protocol"].lower() != "http":
-                continue
-            try:
-                ip, binding_port, binding_host = iis.parse_binding(binding["binding_information"])
-            except iis.BindingError:
-                continue
-            if binding_port != port or ip not in ("*", local_ip):
-                continue
-            if binding_host and binding_host.lower() != host:
-                continue
-            rank = (2 if binding_host else 0) + (1 if ip != "*" else 0)
-            if rank > best_rank:
-                best, best_rank = site, rank
-    return best
+    return iis.site_for(data, port, host_header, local_ip, protocol="http", started_only=True)
 
 
 @dataclass

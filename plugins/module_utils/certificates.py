@@ -215,11 +215,16 @@ def verify_signature(public_key, signature: bytes, data: bytes, hash_algorithm, 
 
 def allows_server_auth(cert: x509.Certificate) -> bool:
     """No EKU extension means any use (RFC 5280); with one, serverAuth must be listed."""
+    return lists_usage(cert, ExtendedKeyUsageOID.SERVER_AUTH, when_absent=True)
+
+
+def lists_usage(cert: x509.Certificate, usage: x509.ObjectIdentifier, when_absent: bool) -> bool:
+    """Whether the certificate's Extended Key Usage lists `usage`; `when_absent` without the extension."""
     try:
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
-        return True
-    return ExtendedKeyUsageOID.SERVER_AUTH in usages
+        return when_absent
+    return usage in usages
 
 
 def aia_ca_issuer_urls(cert: x509.Certificate) -> list[str]:

@@ -318,11 +318,8 @@ def _directly_issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> boo
 
 
 def _allows_ocsp_signing(cert: x509.Certificate) -> bool:
-    try:
-        usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    except x509.ExtensionNotFound:
-        return False
-    return ExtendedKeyUsageOID.OCSP_SIGNING in usages
+    # RFC 6960 4.2.2.2: a delegated responder must carry id-kp-OCSPSigning; no EKU is no delegation.
+    return certificates.lists_usage(cert, ExtendedKeyUsageOID.OCSP_SIGNING, when_absent=False)
 
 
 def load_crl(data: bytes) -> x509.CertificateRevocationList:
