@@ -1,6 +1,6 @@
 """mfa_server.tls.certificate_import: real PFX parsing (cryptography), the store logic of the .ps1.
 
-What Windows does that the emulation models (field notes section 4):
+What Windows does that the emulation models (docs/windows-model.md, sections 5 and 6):
 
 - Key sets over WinRM. The .ps1 opens the PFX twice: a probe (`MachineKeySet`, not persisted, its
   certificates `Reset()` at once) and the import of the leaf (`MachineKeySet, PersistKeySet`). Any import

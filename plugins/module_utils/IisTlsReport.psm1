@@ -1,5 +1,6 @@
 # Copyright: (c) 2026, mfa_server.tls maintainers
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 # The report of mfa_server.tls.iis_tls_info as a function, so that mfa_server.tls.host_tls_info can gather it
 # and the MFA Server report in one module execution. Read-only. The certificate of an IIS HTTPS binding lives
@@ -84,7 +85,7 @@ function Get-KeyDetail {
     return @{ algorithm = $algorithm; size = $size; machine = $machine }
 }
 
-function Test-InStore {
+function Test-CertificateInStore {
     param([string]$StoreName, [string]$Thumbprint)
     $store = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Store -ArgumentList @($StoreName, 'LocalMachine')
     try {
@@ -204,7 +205,7 @@ function Get-CertificateReport {
         if ($element.Subject -eq $element.Issuer) {
             continue
         }
-        $inCa = Test-InStore -StoreName 'CA' -Thumbprint $element.Thumbprint
+        $inCa = Test-CertificateInStore -StoreName 'CA' -Thumbprint $element.Thumbprint
         if (-not $inCa) {
             $allInCa = $false
         }

@@ -1,7 +1,8 @@
 #!powershell
 
 # Copyright: (c) 2026, mfa_server.tls maintainers
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 #AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
@@ -70,7 +71,7 @@ function Format-Thumbprint {
     return [MfaServerTls.WindowsRules]::NormalizeThumbprint([string]$Value)
 }
 
-function Test-InStore {
+function Get-CertificatePresence {
     # 0 = absent, 1 = present without private key, 2 = present with private key
     param([string]$StoreName, [string]$Thumbprint)
     $store = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Store -ArgumentList @($StoreName, 'LocalMachine')
@@ -200,7 +201,7 @@ $leaf = $keyed[0]
 $thumbprint = Format-Thumbprint -Value $leaf.Thumbprint
 
 # ---- compare with the stores ------------------------------------------------------------------------------
-$leafState = Test-InStore -StoreName $storeName -Thumbprint $thumbprint
+$leafState = Get-CertificatePresence -StoreName $storeName -Thumbprint $thumbprint
 $leafAdd = ($leafState -ne 2)
 $intermediatesAdd = New-Object -TypeName System.Collections.ArrayList
 $intermediatesPresent = New-Object -TypeName System.Collections.ArrayList
@@ -208,7 +209,7 @@ $caBefore = New-Object -TypeName System.Collections.ArrayList
 $caAfter = New-Object -TypeName System.Collections.ArrayList
 foreach ($certificate in $intermediates) {
     $certificateThumbprint = Format-Thumbprint -Value $certificate.Thumbprint
-    $present = ((Test-InStore -StoreName 'CA' -Thumbprint $certificateThumbprint) -ne 0)
+    $present = ((Get-CertificatePresence -StoreName 'CA' -Thumbprint $certificateThumbprint) -ne 0)
     if ($present) {
         $null = $intermediatesPresent.Add((Get-Summary -Certificate $certificate))
         $null = $caBefore.Add($certificateThumbprint)
@@ -270,7 +271,7 @@ $rootBefore = New-Object -TypeName System.Collections.ArrayList
 $rootAfter = New-Object -TypeName System.Collections.ArrayList
 foreach ($certificate in $roots) {
     $certificateThumbprint = Format-Thumbprint -Value $certificate.Thumbprint
-    $present = ((Test-InStore -StoreName 'Root' -Thumbprint $certificateThumbprint) -ne 0)
+    $present = ((Get-CertificatePresence -StoreName 'Root' -Thumbprint $certificateThumbprint) -ne 0)
     if ($present) {
         $null = $rootBefore.Add($certificateThumbprint)
         $null = $rootAfter.Add($certificateThumbprint)
@@ -376,7 +377,7 @@ if ($leafAdd) {
         Stop-WithWriteFailure -What "adding $thumbprint to LocalMachine\$storeName" -ErrorRecord $_
     }
     Add-Written -StoreName $storeName -Thumbprint $thumbprint -Action 'added'
-    if ((Test-InStore -StoreName $storeName -Thumbprint $thumbprint) -ne 2) {
+    if ((Get-CertificatePresence -StoreName $storeName -Thumbprint $thumbprint) -ne 2) {
         $module.Result.has_private_key = $false
         $module.FailJson("the certificate $thumbprint is in LocalMachine\$storeName but its private key is not usable (listed in written). Run the module as an administrator; if the key provider refuses the key, export the PFX again with a Microsoft key storage provider.")
     }

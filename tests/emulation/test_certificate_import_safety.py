@@ -1,4 +1,4 @@
-"""certificate_import on the hosts and PFX files that broke it (field notes section 4).
+"""certificate_import on the hosts and PFX files that broke it (docs/windows-model.md, sections 5 and 6).
 
 Each test reproduces one defect against the lab emulation, and the static checks tie the emulation to what
 the .ps1 does:

@@ -262,9 +262,6 @@ def test_no_helper_is_defined_twice():
         for function in ps_spec.defined_functions(path.read_bytes()):
             owners.setdefault(function, []).append(path.name)
     duplicated = {f: files for f, files in owners.items() if len(files) > 1}
-    # Test-InStore has different contracts in two files (bool in IisTlsReport.psm1, where it is not exported,
-    # vs 0/1/2 in certificate_import) and is not shared.
-    duplicated.pop("test-instore", None)
     assert not duplicated, f"functions defined in more than one file: {duplicated}"
 
 
