@@ -4,6 +4,11 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The lowest supported ansible-core (meta/runtime.yml) on the lowest Python it and this collection support:
+# tests/ecosystem/test_minimum_ansible_core.py runs ansible-test sanity and units on it.
+MIN_VENV := .cache/venv-min
+MIN_PYTHON := 3.11
+MIN_STAMP := $(MIN_VENV)/.installed
 COLLECTION_LINK := .cache/collections/ansible_collections/mfa_server/tls
 WINDOWS_COLLECTION := .cache/collections/ansible_collections/ansible/windows/.from-ansible-14.5.0
 # community.crypto (ACME) and community.general (nsupdate), from the same wheel by the same script.
@@ -11,13 +16,19 @@ ACME_COLLECTIONS := $(foreach c,community/crypto community/general,.cache/collec
 
 .PHONY: setup test lint unit demo demo-acme bench-probe bench lab-up lab-down clean
 
-setup: $(STAMP) $(COLLECTION_LINK) $(WINDOWS_COLLECTION) $(ACME_COLLECTIONS)
+setup: $(STAMP) $(MIN_STAMP) $(COLLECTION_LINK) $(WINDOWS_COLLECTION) $(ACME_COLLECTIONS)
 
 $(STAMP): requirements.txt requirements-dev.txt scripts/find-python
 	@python=$$(scripts/find-python) && echo "Using $$python" && \
 	  { [ -x $(PY) ] || $$python -m venv $(VENV); }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	@touch $(STAMP)
+
+$(MIN_STAMP): requirements-min.txt tests/unit/requirements.txt scripts/find-python-version
+	@python=$$(scripts/find-python-version $(MIN_PYTHON)) && echo "Using $$python for $(MIN_VENV)" && \
+	  { [ -x $(MIN_VENV)/bin/python ] || $$python -m venv $(MIN_VENV); }
+	$(MIN_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-min.txt
+	@touch $(MIN_STAMP)
 
 # Ansible finds the working tree as mfa_server.tls through this link (see ansible.cfg).
 $(COLLECTION_LINK):

@@ -2,7 +2,7 @@
 
 N HTTPS endpoints on 127.0.0.1 (each its own port and certificate, served by a separate process so
 the server does not share the measuring process's GIL). Each leaf names an OCSP responder and a CRL served
-on 127.0.0.1 from a process of their own (lab/revocation.py, answers signed ahead as CAs do), so revocation
+on 127.0.0.1 from a process of their own (tests/support/revocation.py, answers signed ahead as CAs do), so revocation
 is checked as for a public certificate: one OCSP request per endpoint (`--revocation crl`: leaves with a CRL
 only, as Let's Encrypt issues them since 2025: one download for all). Prints endpoints per second for:
   1. a bare loop: TCP connect + TLS handshake, one after the other, nothing judged;
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -38,8 +39,8 @@ HOST = "mfa{index}.bench.test"
 
 def serve(count: int, folder: Path, revocation_by: str = "ocsp") -> None:
     """Child process: start the endpoints, print their addresses, serve until stdin closes."""
-    from lab import pki
-    from lab.revocation import Authority, RevocationServer
+    from tests.support import pki
+    from tests.support.revocation import Authority, RevocationServer
 
     from servers import HTTPSServer
 
@@ -141,6 +142,44 @@ def module_targets(
     return time.perf_counter() - start, out.stdout
 
 
+class CpuTimes:
+    """CPU seconds spent during a `with` block by this process (every thread) and by the serving process with
+    its children (the endpoints, the revocation responder): on a machine of 2 cores the wall figures depend on
+    both, and CPU time is what other load on a shared machine disturbs least. Reads /proc (Linux); elsewhere
+    only this process's time is shown."""
+
+    def __init__(self, server_pid: int) -> None:
+        self._server_pid = server_pid
+
+    def __enter__(self) -> CpuTimes:
+        self._client, self._servers = time.process_time(), _tree_cpu(self._server_pid)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.client = time.process_time() - self._client
+        servers = _tree_cpu(self._server_pid)
+        self.servers = None if servers is None or self._servers is None else servers - self._servers
+
+    def __str__(self) -> str:
+        servers = "" if self.servers is None else f", servers {self.servers:.2f} s"
+        return f"(CPU: this process {self.client:.2f} s{servers})"
+
+
+def _tree_cpu(pid: int) -> float | None:
+    """User and system CPU seconds of `pid` and its descendants so far, or None without /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
+                children = [int(child) for child in handle.read().split()]
+            total += sum(_tree_cpu(child) or 0.0 for child in children)
+    except (OSError, ValueError, IndexError):
+        return None
+    return total
+
+
 def _revocation_codes(result: dict) -> list[str]:
     return [f["code"] for f in result["findings"] if f["code"] in ("REVOKED", "REVOCATION_UNKNOWN")]
 
@@ -181,8 +220,10 @@ def main() -> None:
         try:
             addresses = json.loads(server.stdout.readline())
             roots = Path(folder, "roots.pem")
-            bare = bare_loop(addresses)
-            in_process, results = engine(addresses, roots, options.concurrency)
+            with CpuTimes(server.pid) as bare_cpu:
+                bare = bare_loop(addresses)
+            with CpuTimes(server.pid) as engine_cpu:
+                in_process, results = engine(addresses, roots, options.concurrency)
             through_ansible = module(addresses, roots, options.concurrency)
         finally:
             server.terminate()
@@ -195,9 +236,10 @@ def main() -> None:
         f"revocation by {options.revocation.upper()}"
     )
     print(f"trusted, HTTP 200 and not revoked in the engine run: {judged}/{n}")
-    print(f"bare ssl handshake loop  : {bare:6.2f} s  {n / bare:7.1f} endpoints/s")
+    print(f"bare ssl handshake loop  : {bare:6.2f} s  {n / bare:7.1f} endpoints/s  {bare_cpu}")
     print(
         f"tls_probe engine         : {in_process:6.2f} s  {n / in_process:7.1f} endpoints/s  ratio {bare / in_process:.2f}x"
+        f"  {engine_cpu}"
     )
     print(
         f"ansible -m tls_probe     : {through_ansible:6.2f} s  {n / through_ansible:7.1f} endpoints/s  ratio {bare / through_ansible:.2f}x"

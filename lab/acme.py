@@ -5,7 +5,7 @@
   (hmac-sha256) made here. It is what `community.general.nsupdate` updates for DNS-01, and the resolver
   Pebble asks, so a public name leads the CA to the lab host that serves it.
 - `pebble_server`: Let's Encrypt's Pebble (Debian's package) with real validation, its HTTPS listener on a
-  certificate made with lab/pki.py, HTTP-01 on port 80 of whichever address BIND gives for the name.
+  certificate made with tests/support/pki.py, HTTP-01 on port 80 of whichever address BIND gives for the name.
 
 Both are context managers that start the process, wait (bounded) until it answers, and always stop it.
 Their options and why are in docs/acme.md. Nothing here listens beyond 127.0.0.0/8, and the TSIG secret
@@ -36,7 +36,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from lab import pki
+from tests.support import pki
 
 LOOPBACK = "127.0.0.1"
 PEBBLE = "/usr/bin/pebble"

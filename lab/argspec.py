@@ -1,7 +1,7 @@
 """Module argument validation as Ansible.Basic does it, from our modules' documented contract.
 
 The spec comes from the module's `.ps1` (`$spec`) when the file exists, else from its `.yml` sidecar
-DOCUMENTATION (lab.contract). Messages copy Ansible.Basic.cs (CheckUnsupportedArguments,
+DOCUMENTATION (tests.support.contract). Messages copy Ansible.Basic.cs (CheckUnsupportedArguments,
 CheckRequiredArguments, the type converters, choices, mutually_exclusive, required_one_of ...).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab import contract
+from tests.support import contract
 
 BOOLEANS_TRUE = ["y", "yes", "on", "1", "true", "t", "1.0"]
 BOOLEANS_FALSE = ["n", "no", "off", "0", "false", "f", "0.0"]

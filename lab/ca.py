@@ -26,7 +26,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from lab import pki
+from tests.support import pki
 
 ROOTS = {
     "winrm": "mfa_server.tls lab WinRM CA",

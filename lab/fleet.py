@@ -11,10 +11,11 @@ from pathlib import Path
 
 import yaml
 
-from lab import iis, pki, scenarios
+from lab import iis, scenarios
 from lab.auth import ntlm_user_file_line
 from lab.ca import LabCA
 from lab.state import HostState
+from tests.support import pki
 
 USER = "labadmin"
 WINRM_HTTPS, WINRM_HTTP = 5986, 5985

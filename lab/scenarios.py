@@ -32,9 +32,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from lab import iis, pki
+from lab import iis
 from lab.ca import LabCA
 from lab.state import NO_FAULTS, HostState
+from tests.support import pki
 
 DOMAIN = "corp.contoso.com"
 PUBLIC_DOMAIN = "lab.example"

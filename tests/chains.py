@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives import hashes
 
-from lab import pki
+from tests.support import pki
 
 HOST = "mfa.contoso.test"
 DAY = dt.timedelta(days=1)

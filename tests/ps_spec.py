@@ -19,15 +19,14 @@ No Windows and no pwsh here, so this module stands in for what `validate-modules
   tree-sitter-c-sharp (imported only when called).
 
 `syntax_errors`, `extract_spec`, `load_sidecar`, `argspec_from_doc` and `load_argspec` (with `parse`,
-`SpecError`, `SyntaxProblem`, `module_paths`, `NO_LOG_MARKER`) live in `lab.contract`, because the lab
-validates module calls against the same contract; they are re-exported here unchanged.
+`SpecError`, `SyntaxProblem`, `module_paths`, `NO_LOG_MARKER`) live in `tests.support.contract`, because the
+lab validates module calls against the same contract; they are re-exported here unchanged.
 
 Import it as `from tests import ps_spec` (the repository root on sys.path) or by file path.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import sys
 from collections.abc import Iterator
@@ -37,11 +36,12 @@ from typing import Any
 
 import tree_sitter
 
-# The contract the lab emulates (sidecars, the literal $spec, the PowerShell parse) lives in lab.contract;
-# its names stay importable from here unchanged.
-if importlib.util.find_spec("lab") is None:  # loaded by file path, without the repository root on sys.path
+# The contract the lab emulates (sidecars, the literal $spec, the PowerShell parse) lives in
+# tests.support.contract; its names stay importable from here unchanged. Loaded by file path, without the
+# repository root on sys.path, it puts the root there first.
+if str(Path(__file__).resolve().parent.parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from lab.contract import (  # noqa: F401  re-exported for the tests; pylint: disable=unused-import
+from tests.support.contract import (  # noqa: F401  re-exported for the tests; pylint: disable=unused-import
     MODULES_DIR,
     NO_LOG_MARKER,
     SpecError,

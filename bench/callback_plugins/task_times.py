@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """task_times: wall seconds of every task (start to the next task's start), fleet-wide, for bench/fleet.py.
 
 Like ansible.posix.profile_tasks (not installed here), but writes JSON to $MFA_TLS_BENCH_TASK_TIMES

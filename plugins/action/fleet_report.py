@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """fleet_report: writes the `mfa_tls` fact of each host of the run, then rebuilds the fleet files, on the controller."""
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ ARGUMENT_SPEC = {
     "report_dir": {"type": "path", "required": True},
     "hosts": {"type": "list", "elements": "str"},
     "title": {"type": "str", "default": "mfa-tls-report"},
+    "heading": {"type": "str", "default": "TLS report of the MFA servers"},
+    "scope": {"type": "str"},
     "set_stats": {"type": "bool", "default": False},
     "judged_var": {"type": "str", "default": "mfa_tls_judged"},
 }
@@ -29,6 +32,12 @@ class ActionModule(ControllerAction):
             host: self._review(hostvars, host, args["judged_var"]) or reports.missing_review()
             for host in hosts
         }
+        run = reports.RunInfo(
+            heading=args["heading"],
+            scope=args["scope"],
+            limit=str(task_vars["ansible_limit"]) if task_vars.get("ansible_limit") else None,
+            hosts=tuple(hosts),
+        )
         result: dict = {
             "changed": False
         }  # reports are outputs on the controller, not changes to a managed host
@@ -44,8 +53,8 @@ class ActionModule(ControllerAction):
             return result | {"msg": "check mode: no report written"}
         try:
             for host, review in reviews.items():
-                reports.write_host(args["report_dir"], host, review)
-            paths, summary = reports.write_fleet(args["report_dir"], args["title"])
+                reports.write_host(args["report_dir"], host, review, run.now)
+            paths, summary = reports.write_fleet(args["report_dir"], args["title"], run)
         except OSError as error:
             raise ActionFailure(
                 f"Cannot write the report into {args['report_dir']}: {error}. Check mfa_tls_report_dir."
@@ -55,7 +64,8 @@ class ActionModule(ControllerAction):
     @staticmethod
     def _review(hostvars, host: str, judged_var: str) -> dict | None:
         """The host's `mfa_tls` fact, or, when tls_facts failed the host (and so set no fact), the review in
-        the result it registered."""
+        the result it registered; for a host that tls_facts could not reach (a play that ignores unreachable
+        hosts so that the reports still cover them), why."""
         if host not in hostvars:
             return None
         variables = hostvars[host]
@@ -63,4 +73,8 @@ class ActionModule(ControllerAction):
         if fact:
             return fact
         judged = variables.get(judged_var) or {}
-        return (judged.get("ansible_facts") or {}).get("mfa_tls") if isinstance(judged, dict) else None
+        if not isinstance(judged, dict):
+            return None
+        if judged.get("unreachable"):
+            return reports.unreachable_review(str(judged.get("msg") or ""))
+        return (judged.get("ansible_facts") or {}).get("mfa_tls")

@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """tls_facts: one module execution on the Windows host, everything else on the controller.
 
 Runs mfa_server.tls.host_tls_info on the host (IIS, HTTP.sys, certificates and the MFA Server install in one
@@ -10,6 +11,7 @@ module execution, no further WinRM round trip.
 
 from __future__ import annotations
 
+from ansible_collections.mfa_server.tls.plugins.module_utils import option_specs
 from ansible_collections.mfa_server.tls.plugins.module_utils.host_review import review_host
 from ansible_collections.mfa_server.tls.plugins.module_utils.mfa_checks import (
     ConsoleUrlError,
@@ -31,21 +33,18 @@ ARGUMENT_SPEC = {
     "public_name": {"type": "str"},
     "probe_addresses": {"type": "dict", "default": {}},
     "sites": {"type": "list", "elements": "str", "default": []},
-    "trust_bundle": {"type": "path"},
-    "require_ct": {"type": "bool"},  # unset: decided from the trust store (probe.settings_from)
-    "extra_intermediates": {"type": "list", "elements": "path", "default": []},
-    "fetch_aia": {"type": "bool", "default": True},
-    "check_revocation": {"type": "bool", "default": True},
-    "revocation_timeout": {"type": "float", "default": 5},
-    "expiry_warning_days": {"type": "int", "default": 30},
-    "timeout": {"type": "float", "default": 10},
+    # The probe's own options, as tls_probe takes them (one definition each, in option_specs).
+    **option_specs.TRUST,
+    **option_specs.INTERMEDIATES,
+    **option_specs.REVOCATION,
+    **option_specs.PROBE,
     # The MFA Server's own SDK path (mfa_checks): the SOAP test from the controller, and the console's URL.
     "check_sdk_connection": {"type": "bool", "default": False},
     "mobile_app_web_service_url": {"type": "str"},
     # The remediate role plans in the same task (one task on every host fewer); see remediation_plan.
     "plan": {"type": "dict", "options": PLAN_OPTIONS},
     # The compliance role fails a host in this task rather than in a second one on every host.
-    "fail_when_noncompliant": {"type": "bool", "default": False},
+    **option_specs.VERDICT,
 }
 
 

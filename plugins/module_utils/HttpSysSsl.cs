@@ -1,5 +1,6 @@
 // Copyright: (c) 2026, mfa_server.tls maintainers
-// GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+// GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+// SPDX-License-Identifier: GPL-3.0-or-later
 
 // The HTTP.sys SSL table (ipport, hostnameport and ccs entries) through the HTTP Server API, for the
 // PowerShell modules of mfa_server.tls. Modules load it with this line (at the start of a line):

@@ -1,5 +1,6 @@
 # Copyright: (c) 2026, mfa_server.tls maintainers
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 # IIS HTTPS bindings as the modules of mfa_server.tls see them. applicationHost.config holds no certificate:
 # a binding there is protocol, bindingInformation and sslFlags only. Its certificate lives in HTTP.sys, in

@@ -1,5 +1,6 @@
 # Copyright: (c) 2026, mfa_server.tls maintainers
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 # The report of mfa_server.tls.mfa_server_info as a function, so that mfa_server.tls.host_tls_info can gather
 # it and the IIS TLS report in one module execution. Read-only.

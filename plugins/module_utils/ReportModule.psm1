@@ -1,5 +1,6 @@
 # Copyright: (c) 2026, mfa_server.tls maintainers
-# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 # What a read-only module of mfa_server.tls whose whole work is one report function does with it: the report's
 # warnings and result into the module's result, or its failure with what it had gathered until then (a report

@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ACME HTTP-01 through IIS: the rules of mfa_server.tls.acme_http_challenge, on the Python side.
 
 The Windows module applies the same rules in C# (plugins/module_utils/AcmeHttpChallenge.cs, `AcmeHttp`); both

@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Facts about single X.509 certificates: names, keys, signatures, host name matching."""
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ except ImportError:  # reported by the module with missing_required_lib
 
 
 def load_der(der: bytes) -> x509.Certificate:
+    """The certificate in `der`. The endpoints of a fleet send the same intermediates: one object per distinct
+    certificate, so that what cryptography parses on first use (names, extensions, key) is parsed once."""
+    return _load_der(bytes(der))
+
+
+@functools.lru_cache(maxsize=256)
+def _load_der(der: bytes) -> x509.Certificate:
     return x509.load_der_x509_certificate(der)
 
 
@@ -120,6 +128,13 @@ def subject_alt_names(cert: x509.Certificate) -> list[str]:
 
 def describe(cert: x509.Certificate) -> dict[str, str]:
     """How a result names a certificate a server sent (tls_probe's `presented_chain` entries)."""
+    return dict(_description(cert))  # a copy: callers own their results
+
+
+# The endpoints of a fleet send the same intermediates: each is described once, not once per endpoint
+# (certificates hash and compare by their DER).
+@functools.lru_cache(maxsize=1024)
+def _description(cert: x509.Certificate) -> dict[str, str]:
     return {
         "subject": cert.subject.rfc4514_string(),
         "issuer": cert.issuer.rfc4514_string(),
@@ -162,6 +177,7 @@ def is_self_issued(cert: x509.Certificate) -> bool:
     return cert.issuer == cert.subject
 
 
+@functools.lru_cache(maxsize=4096)  # asked several times per chain; certificates hash by their DER
 def is_self_signed(cert: x509.Certificate) -> bool:
     return is_self_issued(cert) and signed_by(cert, cert)
 
@@ -242,6 +258,8 @@ def aia_ca_issuer_urls(cert: x509.Certificate) -> list[str]:
 
 def host_as_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     """The host as an IP address, or None for a DNS name."""
+    if ":" not in host and not host.replace(".", "").isdigit():
+        return None  # neither IPv6 (has a colon) nor IPv4 (digits and dots): spares a ValueError per name
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:

@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The trust engine: judge a certificate chain the way a phone does, and say why it fails.
 
 `trusted` comes from cryptography's WebPKI path validation of the chain exactly as the server sent
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -106,8 +108,9 @@ def evaluate_chain(
     at = at or dt.datetime.now(dt.UTC)
     policy = policy or Policy()
     leaf = presented[0]
-    trusted, validation_error = _validate(presented, host, store, at)
-    walk = _walk(presented, store, find_missing_issuer)
+    verified_path, validation_error = _validate(presented, host, store, at)
+    trusted = bool(verified_path)
+    walk = _walk(presented, store, find_missing_issuer, _links(verified_path))
 
     findings: list[Finding] = []
     findings += _trust_findings(leaf, walk, store)
@@ -138,19 +141,28 @@ def evaluate_chain(
 
 def _validate(
     presented: list[x509.Certificate], host: str, store: TrustStore, at: dt.datetime
-) -> tuple[bool, str]:
+) -> tuple[list[x509.Certificate], str]:
+    """(the validated path, leaf first, or [] when validation fails; why it failed)."""
     address = certificates.host_as_ip(host)
     try:
         subject = x509.IPAddress(address) if address is not None else x509.DNSName(host)
         verifier = PolicyBuilder().store(store.store).time(at).build_server_verifier(subject)
-        verifier.verify(presented[0], presented[1:])
+        return verifier.verify(presented[0], presented[1:]), ""
     except (VerificationError, ValueError) as error:
-        return False, str(error)
-    return True, ""
+        return [], str(error)
+
+
+def _links(path: list[x509.Certificate]) -> frozenset[tuple[x509.Certificate, x509.Certificate]]:
+    """(certificate, its issuer) for every link of a path that path validation built, and so verified: the
+    walk need not verify those signatures a second time."""
+    return frozenset(itertools.pairwise(path))
 
 
 def _walk(
-    presented: list[x509.Certificate], store: TrustStore, find_missing_issuer: IssuerLookup | None
+    presented: list[x509.Certificate],
+    store: TrustStore,
+    find_missing_issuer: IssuerLookup | None,
+    verified: frozenset[tuple[x509.Certificate, x509.Certificate]] = frozenset(),
 ) -> _Walk:
     path = [presented[0]]
     added: list[x509.Certificate] = []
@@ -165,9 +177,9 @@ def _walk(
         if from_store:
             path.append(from_store[0])
             return _Walk(path, True, added, None)
-        issuer = _first_issuer(current, sent, path)
+        issuer = _first_issuer(current, sent, path, verified)
         if issuer is None and find_missing_issuer is not None:
-            issuer = _first_issuer(current, find_missing_issuer(current), path)
+            issuer = _first_issuer(current, find_missing_issuer(current), path, verified)
             if issuer is not None:
                 added.append(issuer)
         if issuer is None:
@@ -177,10 +189,15 @@ def _walk(
 
 
 def _first_issuer(
-    cert: x509.Certificate, candidates: list[x509.Certificate], path: list[x509.Certificate]
+    cert: x509.Certificate,
+    candidates: list[x509.Certificate],
+    path: list[x509.Certificate],
+    verified: frozenset[tuple[x509.Certificate, x509.Certificate]],
 ) -> x509.Certificate | None:
     for candidate in candidates:
-        if candidate not in path and certificates.signed_by(cert, candidate):
+        if candidate not in path and (
+            (cert, candidate) in verified or certificates.signed_by(cert, candidate)
+        ):
             return candidate
     return None
 

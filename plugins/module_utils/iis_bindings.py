@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """IIS HTTPS bindings and the HTTP.sys entries that serve them: the rules the controller and the lab share.
 
 The Windows side applies the same rules in C# (plugins/module_utils/HttpSysSsl.cs, `WindowsRules`); both

@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Finds intermediates a server failed to send: in supplied certificates, then at the AIA URL.
 
 Only the diagnosis uses this (INCOMPLETE_CHAIN); the verdict never does, because phones do not fetch

@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Reads a PFX (PKCS#12) file before any host sees it, and says plainly what is wrong with it.
 
 A PFX that loads here holds a private key, an end-entity certificate that key belongs to, and its chain.
@@ -42,6 +43,13 @@ def load_pfx(data: bytes, password: str | None, source: str) -> Pfx:
     try:
         parsed = pkcs12.load_pkcs12(data, secret)
     except ValueError as error:
+        if "password" in str(error).lower() and not password:
+            # No password is not a wrong one: say which variable to set, not that the file may be damaged.
+            raise PfxError(
+                f"Cannot open the PFX {source}: it is protected by a password and mfa_tls_pfx_password is not "
+                "set. Set it to the password the PFX was exported with (a vault, or the 'MFA TLS certificate' "
+                "credential in AWX)."
+            ) from error
         if "password" in str(error).lower():
             raise PfxError(
                 f"Cannot open the PFX {source}: the password is wrong (or the file is damaged). "

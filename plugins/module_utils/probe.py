@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The phone's-eye probe: handshake, HTTP status and trust verdict for many endpoints at once."""
 
 from __future__ import annotations
@@ -8,7 +9,12 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, tls_client, trust_store
+from ansible_collections.mfa_server.tls.plugins.module_utils import (
+    certificates,
+    option_specs,
+    tls_client,
+    trust_store,
+)
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import (
     Policy,
     evaluate_chain,
@@ -19,30 +25,8 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup impor
 from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import RevocationChecker
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
 
-ARGUMENT_SPEC = {
-    "targets": {
-        "type": "list",
-        "elements": "dict",
-        "required": True,
-        "options": {
-            "url": {"type": "str", "required": True},
-            "address": {"type": "str"},
-            "check_http_status": {"type": "bool", "default": True},
-        },
-    },
-    "trust_bundle": {"type": "path"},
-    # No default: unset means true with the default (Mozilla) store, false with trust_bundle (resolve_require_ct).
-    "require_ct": {"type": "bool"},
-    "extra_intermediates": {"type": "list", "elements": "path", "default": []},
-    "intermediates_pem": {"type": "list", "elements": "str", "default": []},
-    "fetch_aia": {"type": "bool", "default": True},
-    "check_revocation": {"type": "bool", "default": True},
-    "revocation_timeout": {"type": "float", "default": 5},
-    "expiry_warning_days": {"type": "int", "default": 30},
-    "timeout": {"type": "float", "default": 10},
-    "concurrency": {"type": "int", "default": 16},
-    "fail_when_noncompliant": {"type": "bool", "default": False},
-}
+# tls_probe's, module and action plugin alike; every option and default is in option_specs.
+ARGUMENT_SPEC = option_specs.TLS_PROBE
 
 
 class ProbeInputError(ValueError):
@@ -54,8 +38,9 @@ class ProbeSettings:
     store: TrustStore
     issuer_lookup: IssuerLookup
     policy: Policy
-    timeout: float = 10.0
-    concurrency: int = 16
+    # A ProbeSettings built by hand (the benchmarks) takes tls_probe's defaults.
+    timeout: float = option_specs.PROBE["timeout"]["default"]
+    concurrency: int = option_specs.SETTINGS["concurrency"]["default"]
     # One per run: its cache makes each certificate's revocation lookup happen once. None: not checked.
     revocation: RevocationChecker | None = None
 
@@ -92,39 +77,47 @@ def noncompliant_message(results: list[dict]) -> str:
 
 
 def settings_from(params: dict) -> ProbeSettings:
-    """Probe settings from options named as tls_probe names them (absent ones take its defaults)."""
-    timeout = params.get("timeout", 10)
-    concurrency = params.get("concurrency", 16)
-    expiry_warning_days = params.get("expiry_warning_days", 30)
-    revocation_timeout = params.get("revocation_timeout", 5)
-    for name, value in (
-        ("timeout", timeout),
-        ("concurrency", concurrency),
-        ("revocation_timeout", revocation_timeout),
-    ):
-        if value <= 0:
-            raise ProbeInputError(f"{name} must be greater than 0, got {value}.")
-    if expiry_warning_days < 0:
-        raise ProbeInputError(f"expiry_warning_days must be 0 or more, got {expiry_warning_days}.")
-    try:
-        store = trust_store.load(params.get("trust_bundle"))
-    except trust_store.TrustStoreError as error:
-        raise ProbeInputError(str(error)) from error
-    extra = [cert for path in params.get("extra_intermediates") or [] for cert in _read_pem_file(path)]
-    extra += [
-        cert for pem in params.get("intermediates_pem") or [] for cert in _parse_pem(pem, "intermediates_pem")
-    ]
+    """Probe settings from options named as tls_probe names them; absent or null ones take the defaults of
+    option_specs.SETTINGS."""
+    options = option_specs.with_defaults(params, option_specs.SETTINGS)
+    for name in ("timeout", "concurrency"):
+        _require_positive(options, name)
+    if options["expiry_warning_days"] < 0:
+        raise ProbeInputError(f"expiry_warning_days must be 0 or more, got {options['expiry_warning_days']}.")
+    store, require_ct = trust_from(options)
+    extra = [cert for path in options["extra_intermediates"] for cert in _read_pem_file(path)]
+    extra += [cert for pem in options["intermediates_pem"] for cert in _parse_pem(pem, "intermediates_pem")]
     return ProbeSettings(
         store=store,
-        issuer_lookup=IssuerLookup(extra, params.get("fetch_aia", True), timeout),
-        policy=Policy(
-            expiry_warning_days=expiry_warning_days,
-            require_ct=resolve_require_ct(params.get("require_ct"), params.get("trust_bundle")),
-        ),
-        timeout=timeout,
-        concurrency=concurrency,
-        revocation=RevocationChecker(revocation_timeout) if params.get("check_revocation", True) else None,
+        issuer_lookup=IssuerLookup(extra, options["fetch_aia"], options["timeout"]),
+        policy=Policy(expiry_warning_days=options["expiry_warning_days"], require_ct=require_ct),
+        timeout=options["timeout"],
+        concurrency=options["concurrency"],
+        revocation=revocation_from(options),
     )
+
+
+def trust_from(params: dict) -> tuple[TrustStore, bool]:
+    """The trust store and whether Certificate Transparency is required, from the options of
+    option_specs.TRUST (certificate_preflight's as well as the probe's)."""
+    options = option_specs.with_defaults(params, option_specs.TRUST)
+    try:
+        store = trust_store.load(options["trust_bundle"])
+    except trust_store.TrustStoreError as error:
+        raise ProbeInputError(str(error)) from error
+    return store, resolve_require_ct(options["require_ct"], options["trust_bundle"])
+
+
+def revocation_from(params: dict) -> RevocationChecker | None:
+    """The revocation checker the options of option_specs.REVOCATION ask for, None when they turn it off."""
+    options = option_specs.with_defaults(params, option_specs.REVOCATION)
+    _require_positive(options, "revocation_timeout")  # also when off: a wrong value is a mistake either way
+    return RevocationChecker(options["revocation_timeout"]) if options["check_revocation"] else None
+
+
+def _require_positive(options: dict, name: str) -> None:
+    if options[name] <= 0:
+        raise ProbeInputError(f"{name} must be greater than 0, got {options[name]}.")
 
 
 def _read_pem_file(path: str) -> list:

@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Which bindings a remediation changes, from a host's review (see host_review).
 
 By default: the bindings that serve MFA components and are not compliant, and every other binding
@@ -14,6 +15,8 @@ binding each of these is an error instead, reported before anything changes.
 """
 
 from __future__ import annotations
+
+import re
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings
 from ansible_collections.mfa_server.tls.plugins.module_utils.certificates import dns_name_matches
@@ -50,13 +53,33 @@ def plan_from_options(review: dict, options: dict) -> dict:
             "does), then the main entry point."
         )
     plan = plan_change(
-        review, options["thumbprint"], options.get("subject_alt_names"), options["sites"], options["bindings"]
+        review,
+        options["thumbprint"],
+        options.get("subject_alt_names"),
+        split_names(options["sites"]),
+        options["bindings"],
     )
     warnings = [
         f"Left as it is: binding '{s['binding_information']}' of site '{s['site']}': {s['reason']}."
         for s in plan["left_alone"]
     ]
     return {"plan": plan, "changed": bool(plan["bindings"]), "warnings": warnings}
+
+
+# IIS Manager refuses a comma in a site name, as it refuses ? : @ & = / \ < > " * | (blogs.iis.net, "Why does
+# the IIS7 UI limit certain characters?"), and a name holds no line break: neither separator belongs to a name.
+_NAME_SEPARATORS = re.compile(r"[,\r\n]")
+
+
+def split_names(values: list[str] | str | None) -> list[str]:
+    """Site names as people type them. An AWX survey's text field gives one string, "Portal, Default Web
+    Site", which Ansible's `type: list` splits at the commas without trimming; a textarea gives one name per
+    line. Each item is split at commas and line breaks and trimmed; empty items and repeats are dropped, the
+    order is kept. The one place the remediate role's list of sites is read (the plan), so every caller
+    (tls_facts' `plan`, remediation_plan) accepts the same forms."""
+    items = [values] if isinstance(values, str) else values or []
+    names = (name.strip() for item in items for name in _NAME_SEPARATORS.split(str(item)))
+    return list(dict.fromkeys(name for name in names if name))
 
 
 def plan_change(

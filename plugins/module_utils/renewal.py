@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Is a host's certificate due for renewal? Decided from what its endpoints serve (the `mfa_tls` fact).
 
 A served leaf is due when less than `remaining_percentage` of its lifetime remains (Let's Encrypt's advice:

@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Revocation of a leaf certificate: its OCSP responder first, else the CRL at its distribution point.
 
 Only the leaf is checked, against the issuer the chain walk found. Public CAs name an OCSP responder, a CRL, or
@@ -13,6 +14,7 @@ the checker (one run), so concurrent checks of one certificate make one request.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import http.client
 import socket
 import threading
@@ -40,6 +42,9 @@ GOOD, REVOKED, UNKNOWN = "good", "revoked", "unknown"
 MAX_OCSP_BYTES = 64 * 1024
 MAX_CRL_BYTES = 16 * 1024 * 1024
 MAX_REDIRECTS = 3
+# Bounds on what is read before an answer's body: a status or header line, and the number of header lines.
+MAX_HEAD_LINE = 8192
+MAX_HEAD_LINES = 100
 # Clocks of client and responder differ a little.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 # An answer without nextUpdate is taken for as long as the CA/Browser Forum lets an OCSP response be valid.
@@ -108,7 +113,9 @@ class RevocationChecker:
         # One deadline for everything this certificate's check fetches.
         deadline = time.monotonic() + self.timeout
         try:
-            responders, distribution_points = ocsp_urls(leaf), crl_urls(leaf)
+            responders = ocsp_urls(leaf)
+            # The CRL distribution points only matter without a responder.
+            distribution_points = [] if responders else crl_urls(leaf)
         except ValueError as error:  # cryptography parses extensions when first asked
             return _unknown(
                 f"its Authority Information Access or CRL distribution points cannot be read ({error})"
@@ -387,12 +394,19 @@ def freshness_problem(this_update: dt.datetime, next_update: dt.datetime | None,
 
 class HttpClient:
     """GET (CRLs) and POST (OCSP requests) with everything bounded: size, and time by one deadline for the
-    whole exchange, not per socket operation as urllib's timeout is. Connections stay open per thread and
-    origin (HTTP/1.1 keep-alive), as browsers keep them to OCSP responders: a check of many certificates
-    of one CA costs one TCP connection per worker. Proxies come from the environment, as for urllib."""
+    whole exchange, not per socket operation as urllib's timeout is.
+
+    Connections stay open per origin (HTTP/1.1 keep-alive) and are shared by the threads of a run, as a
+    browser keeps them to an OCSP responder: checking many certificates of one CA costs as many TCP connections
+    as requests were in flight at once. Plain http without a proxy, where public CAs publish OCSP responders and
+    CRLs (the CA/Browser Forum Baseline Requirements, 7.1.2.7.7 and 7.1.2.11.2, ask for http URLs), is spoken
+    here with just the framing an answer can have (Content-Length, chunked, or up to the close): through
+    http.client, which parses every answer's headers with the email package, an exchange costs about three times
+    the CPU. https and proxies (from the environment, as for urllib) go through http.client."""
 
     def __init__(self) -> None:
-        self._local = threading.local()
+        self._idle: dict[tuple, list] = {}  # route -> connections kept alive and not in use
+        self._lock = threading.Lock()
         self._proxies: dict[str, str] | None = None
 
     def fetch(
@@ -415,25 +429,76 @@ class HttpClient:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise Unavailable("only http and https URLs are fetched")
         route, target = self._route(parts, url)
-        pool: dict = self._local.__dict__.setdefault("connections", {})
-        connection = pool.pop(route, None)
+        exchange = self._plain if route[0] == "http" and route[3] is None else self._library
         try:
+            connection = self._take(route)
             if connection is not None:
                 try:
-                    return self._exchange(connection, pool, route, target, deadline, timeout, limit, body)
-                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    return exchange(connection, route, target, deadline, timeout, limit, body)
+                except _Stale:
                     pass  # the server closed the idle connection: once more, on a new one
             connection = self._connect(route, parts, deadline)
-            return self._exchange(connection, pool, route, target, deadline, timeout, limit, body)
+            return exchange(connection, route, target, deadline, timeout, limit, body)
         except TimeoutError as error:
             raise Unavailable(f"no answer within the revocation timeout of {timeout:g} s") from error
-        except (OSError, http.client.HTTPException) as error:
+        except (_Stale, OSError, http.client.HTTPException) as error:
             raise Unavailable(f"unreachable ({error or type(error).__name__})") from error
 
-    @staticmethod
-    def _exchange(
+    def _take(self, route: tuple):
+        with self._lock:
+            idle = self._idle.get(route)
+            return idle.pop() if idle else None
+
+    def _keep(self, route: tuple, connection) -> None:
+        with self._lock:
+            self._idle.setdefault(route, []).append(connection)
+
+    def _plain(
+        self,
+        sock: socket.socket,
+        route: tuple,
+        target: str,
+        deadline: float,
+        timeout: float,
+        limit: int,
+        body: bytes | None,
+    ) -> tuple[int, str, str | None, bytes]:
+        _scheme, host, port, _proxy = route
+        host_header = f"[{host}]" if ":" in host else host
+        if port not in (None, 80):
+            host_header += f":{port}"
+        if body is None:
+            head = f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\n\r\n"
+        else:
+            head = (
+                f"POST {target} HTTP/1.1\r\nHost: {host_header}\r\nContent-Type: {CONTENT_OCSP_REQUEST}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n"
+            )
+        answer = _Answer(sock, deadline, timeout)
+        try:
+            try:
+                sock.settimeout(_remaining(deadline, timeout))
+                sock.sendall(head.encode("ascii") + (body or b""))
+                status, reason, headers, version = answer.head()
+            except (_Closed, ConnectionResetError, BrokenPipeError) as error:
+                if answer.received:
+                    raise
+                raise _Stale("the connection closed before any answer") from error
+            data, framed = answer.body(status, headers, limit)
+        except BaseException:
+            sock.close()
+            raise
+        connection = headers.get("connection", "").lower()
+        # HTTP/1.1 keeps the connection open unless told otherwise, HTTP/1.0 only when told to.
+        if framed and ((version == "HTTP/1.1" and "close" not in connection) or "keep-alive" in connection):
+            self._keep(route, sock)
+        else:
+            sock.close()
+        return status, reason, headers.get("location"), data
+
+    def _library(
+        self,
         connection: http.client.HTTPConnection,
-        pool: dict,
         route: tuple,
         target: str,
         deadline: float,
@@ -442,13 +507,16 @@ class HttpClient:
         body: bytes | None,
     ) -> tuple[int, str, str | None, bytes]:
         try:
-            if connection.sock is not None:
-                connection.sock.settimeout(_remaining(deadline, timeout))
-            headers = {"Content-Type": CONTENT_OCSP_REQUEST} if body is not None else {}
-            connection.request("POST" if body is not None else "GET", target, body=body, headers=headers)
-            sock = connection.sock
-            sock.settimeout(_remaining(deadline, timeout))
-            response = connection.getresponse()
+            try:
+                if connection.sock is not None:
+                    connection.sock.settimeout(_remaining(deadline, timeout))
+                headers = {"Content-Type": CONTENT_OCSP_REQUEST} if body is not None else {}
+                connection.request("POST" if body is not None else "GET", target, body=body, headers=headers)
+                sock = connection.sock
+                sock.settimeout(_remaining(deadline, timeout))
+                response = connection.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
+                raise _Stale(str(error) or type(error).__name__) from error
             data = _read(response, sock, deadline, timeout, limit)
         except BaseException:
             connection.close()
@@ -456,7 +524,7 @@ class HttpClient:
         if response.will_close:
             connection.close()
         else:
-            pool[route] = connection
+            self._keep(route, connection)
         return response.status, response.reason, response.getheader("Location"), data
 
     def _route(self, parts: urllib.parse.SplitResult, url: str) -> tuple[tuple, str]:
@@ -477,20 +545,140 @@ class HttpClient:
         return route, url if proxy and parts.scheme == "http" else path
 
     @staticmethod
-    def _connect(
-        route: tuple, parts: urllib.parse.SplitResult, deadline: float
-    ) -> http.client.HTTPConnection:
+    def _connect(route: tuple, parts: urllib.parse.SplitResult, deadline: float):
+        """A socket for plain http without a proxy, an http.client connection otherwise."""
         scheme, host, port, proxy = route
         remaining = max(deadline - time.monotonic(), 0.001)
         if proxy is None:
-            cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-            return cls(host, port, timeout=remaining)
+            if scheme == "http":
+                return socket.create_connection((host, port or 80), timeout=remaining)
+            return http.client.HTTPSConnection(host, port, timeout=remaining)
         via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         if scheme == "https":
             connection = http.client.HTTPSConnection(via.hostname, via.port, timeout=remaining)
             connection.set_tunnel(parts.hostname, parts.port)
             return connection
         return http.client.HTTPConnection(via.hostname, via.port, timeout=remaining)
+
+
+class _Stale(Exception):
+    """The connection ended without a complete answer (on a kept-alive one: the server had closed it)."""
+
+
+class _Closed(Exception):
+    """The server closed the connection."""
+
+
+class _Answer:
+    """One HTTP/1.1 answer read off a socket (RFC 9112 framing), every read bounded by the exchange's deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float, timeout: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+        self._timeout = timeout
+        self._buffer = bytearray()
+        self.received = False  # any byte of the answer
+
+    def head(self) -> tuple[int, str, dict[str, str], str]:
+        """(status, reason, headers by lower-case name, HTTP version) of the final answer (1xx skipped)."""
+        while True:
+            version, _space, rest = self._line().decode("latin-1").partition(" ")
+            code, _space, reason = rest.partition(" ")
+            if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
+                raise Unavailable("the answer is not HTTP")
+            headers = self._headers()
+            if not 100 <= int(code) < 200:
+                return int(code), reason.strip(), headers, version
+
+    def body(self, status: int, headers: dict[str, str], limit: int) -> tuple[bytes, bool]:
+        """(the body, whether it was framed so that the connection can take another request)."""
+        if status in (204, 304):  # never a body (RFC 9112 6.3)
+            return b"", True
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return self._chunked(limit), True
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                raise Unavailable("the answer is not HTTP (Content-Length)")
+            size = int(declared)
+            if size > limit:
+                raise Unavailable(f"the answer is larger than {limit} bytes")
+            return self._exactly(size), True
+        return self._until_close(limit), False
+
+    def _headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for _index in range(MAX_HEAD_LINES):
+            line = self._line().decode("latin-1")
+            if not line:
+                return headers
+            name, _colon, value = line.partition(":")
+            name = name.strip().lower()
+            headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
+        raise Unavailable(f"the answer has more than {MAX_HEAD_LINES} header lines")
+
+    def _chunked(self, limit: int) -> bytes:
+        data = bytearray()
+        while True:
+            size_field = self._line().split(b";", 1)[0].strip()
+            try:
+                size = int(size_field, 16)
+            except ValueError as error:
+                raise Unavailable("the answer is not HTTP (chunk size)") from error
+            if size == 0:
+                while self._line():  # trailer fields, up to the empty line
+                    pass
+                return bytes(data)
+            if len(data) + size > limit:
+                raise Unavailable(f"the answer is larger than {limit} bytes")
+            data += self._exactly(size)
+            if self._line():
+                raise Unavailable("the answer is not HTTP (chunk end)")
+
+    def _until_close(self, limit: int) -> bytes:
+        while len(self._buffer) <= limit:
+            try:
+                self._fill()
+            except _Closed:
+                return bytes(self._buffer)
+        raise Unavailable(f"the answer is larger than {limit} bytes")
+
+    def _line(self) -> bytes:
+        """The next line without its end: CRLF, or a bare LF, which RFC 9112 2.2 lets a recipient accept."""
+        start = 0
+        while (end := self._buffer.find(b"\n", start)) < 0:
+            if len(self._buffer) > MAX_HEAD_LINE:
+                raise Unavailable(f"the answer has a line longer than {MAX_HEAD_LINE} bytes")
+            start = len(self._buffer)
+            self._fill_or_fail()
+        line = bytes(self._buffer[:end])
+        del self._buffer[: end + 1]
+        return line[:-1] if line.endswith(b"\r") else line
+
+    def _exactly(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            self._fill_or_fail()
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def _fill_or_fail(self) -> None:
+        try:
+            self._fill()
+        except _Closed as error:
+            if self.received:
+                raise Unavailable(
+                    "unreachable (the connection closed in the middle of the answer)"
+                ) from error
+            raise
+
+    def _fill(self) -> None:
+        self._sock.settimeout(_remaining(self._deadline, self._timeout))
+        chunk = self._sock.recv(65536)
+        if not chunk:
+            raise _Closed()
+        self.received = True
+        self._buffer += chunk
 
 
 def _read(
@@ -522,6 +710,8 @@ def _remaining(deadline: float, timeout: float) -> float:
     return remaining
 
 
+# Every leaf of one CA names the same issuer: its key id is hashed once (certificates hash by their DER).
+@functools.lru_cache(maxsize=1024)
 def _key_id(cert: x509.Certificate) -> bytes:
     return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
 

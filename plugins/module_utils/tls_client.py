@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Connects to an HTTPS endpoint like a phone: SNI, TLS 1.2 minimum, chain recorded exactly as sent.
 
 Nothing is verified here (the trust engine judges the chain); the handshake only has to complete so
@@ -12,10 +13,12 @@ ServerHello (a refusal costs the server one alert).
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import ssl
 import urllib.parse
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 MAX_STATUS_LINE = 8192
@@ -189,18 +192,19 @@ def handshake(target: Target, timeout: float) -> Handshake:
     """The phone's handshake and GET, and which protocol versions the server accepts.
 
     Every check is in flight while something else runs, without a thread (a thread per probe costs more than
-    its checks): the legacy check's ClientHello leaves first and is answered during the phone's handshake;
-    the one check the negotiated version and suite may still call for (`_modern_check`) leaves before the GET
-    and is answered during it."""
+    its checks): the legacy check connects together with the phone, its ClientHello leaves once the phone's
+    TCP connection is up and is answered during the phone's handshake (one round trip in all, not two); the
+    one check the negotiated version and suite may still call for (`_modern_check`) leaves before the GET and
+    is answered during it."""
     try:
         addresses = resolve(target)
     except OSError as error:
         return Handshake(error=f"no TCP connection to {target.address}: {error.strerror or error}")
-    with HelloCheck(target, _LEGACY_CONTEXT, timeout, addresses) as legacy_check:
-        result, modern_error = _phone_handshake(target, timeout, addresses)
+    with HelloCheck(target, _LEGACY_CONTEXT, timeout, addresses, send_now=False) as legacy_check:
+        result, modern_error = _phone_handshake(target, timeout, addresses, legacy_check.send)
+        if result.error:  # no TCP connection: the legacy check's would not come either
+            return result
         legacy, answered = legacy_check.answer()
-    if result.error:  # no TCP connection
-        return result
     if modern_error is not None:
         if legacy is None and answered:
             result.error = f"TLS handshake with {target.address} failed: {modern_error}"
@@ -212,8 +216,11 @@ def handshake(target: Target, timeout: float) -> Handshake:
     return result
 
 
-def _phone_handshake(target: Target, timeout: float, addresses: list) -> tuple[Handshake, str | None]:
-    """(the result, why the TLS handshake failed or None). A failed TCP connection is the result's error."""
+def _phone_handshake(
+    target: Target, timeout: float, addresses: list, connected: Callable[[], None]
+) -> tuple[Handshake, str | None]:
+    """(the result, why the TLS handshake failed or None). A failed TCP connection is the result's error;
+    `connected` runs once the TCP connection is up, before the handshake."""
     result = Handshake()
     try:
         raw = connect(addresses, timeout)
@@ -221,6 +228,7 @@ def _phone_handshake(target: Target, timeout: float, addresses: list) -> tuple[H
         result.error = f"no TCP connection to {target.address}: {error.strerror or error}"
         return result, None
     try:
+        connected()
         with _PHONE_CONTEXT.wrap_socket(raw, server_hostname=_server_name(target)) as tls:
             _record_session(tls, result)
             check = _modern_check(target, timeout, addresses, result)
@@ -302,7 +310,8 @@ _HANDSHAKE_RECORD, _SERVER_HELLO, _ANSWER_PREFIX = 0x16, 0x02, 11
 
 
 class HelloCheck:
-    """One ClientHello in flight: sent when made, its answer read by `answer()`, the connection dropped on exit.
+    """One ClientHello in flight: sent when made (or, with `send_now=False`, by `send()` once the TCP connection
+    started when made is up), its answer read by `answer()`, the connection dropped on exit.
 
     OpenSSL writes the ClientHello (an SSLObject over memory buffers); only the first 11 bytes of the answer
     are read: a handshake record starting with a ServerHello, whose version field is the version chosen
@@ -310,19 +319,52 @@ class HelloCheck:
     saves the key exchange, the certificate and the rest of the handshake on both sides."""
 
     def __init__(
-        self, target: Target, context: ssl.SSLContext, timeout: float, addresses: list | None = None
+        self,
+        target: Target,
+        context: ssl.SSLContext,
+        timeout: float,
+        addresses: list | None = None,
+        *,
+        send_now: bool = True,
     ) -> None:
         self._context = context
-        self._sock: socket.socket | None = None
-        hello = _client_hello(context, _server_name(target))
+        self._timeout = timeout
+        self._addresses = addresses or resolve(target)
+        self._hello = _client_hello(context, _server_name(target))
+        self._sent = False
+        # Connecting does not wait here: the TCP handshake runs while the caller does something else.
+        self._sock: socket.socket | None = _start_connect(self._addresses[0])
+        if send_now:
+            self.send()
+
+    def send(self) -> None:
+        """Sends the ClientHello (once), when the TCP connection is up: waits for it at most the timeout; when the
+        first address fails, tries the others in turn as `connect` does."""
+        if self._sent:
+            return
+        self._sent = True
+        if self._sock is not None:
+            try:
+                self._sock.settimeout(self._timeout)
+                self._sock.sendall(self._hello)  # Python waits for the connection before it sends
+                return
+            except (ConnectionResetError, BrokenPipeError):
+                return  # connected, then refused at once: `answer()` sees it
+            except OSError:
+                self._drop()  # refused, no route, or no connection within the timeout
         try:
-            self._sock = connect(addresses or resolve(target), timeout)
+            self._sock = connect(self._addresses[1:], self._timeout)
         except OSError:
             return  # no TCP connection: no answer to read
         with contextlib.suppress(
             ConnectionResetError, BrokenPipeError
         ):  # refused at once: `answer()` sees it
-            self._sock.sendall(hello)
+            self._sock.sendall(self._hello)
+
+    def _drop(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
     def __enter__(self) -> HelloCheck:
         return self
@@ -333,6 +375,7 @@ class HelloCheck:
 
     def answer(self) -> tuple[str | None, bool]:
         """(the version the server chose, or None when it refused; whether it answered at all)."""
+        self.send()
         if self._sock is None:
             return None, False
         try:
@@ -360,6 +403,17 @@ def hello_answer(
 def resolve(target: Target) -> list:
     """The target's socket addresses (getaddrinfo), looked up once per probe for every connection it makes."""
     return socket.getaddrinfo(target.connect_host, target.connect_port, type=socket.SOCK_STREAM)
+
+
+def _start_connect(address: tuple) -> socket.socket | None:
+    """A socket whose TCP connection to `address` (a getaddrinfo entry) is under way, None when it failed at once."""
+    family, kind, proto, _name, sockaddr = address
+    sock = socket.socket(family, kind, proto)
+    sock.setblocking(False)
+    if sock.connect_ex(sockaddr) in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+        return sock
+    sock.close()
+    return None
 
 
 def connect(addresses: list, timeout: float) -> socket.socket:

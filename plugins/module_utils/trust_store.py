@@ -1,5 +1,6 @@
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The roots a phone trusts: Mozilla's (from certifi) by default, or a PEM bundle."""
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ class TrustStore:
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         for root in roots:
             self._by_subject.setdefault(root.subject, []).append(root)
-        self._fingerprints = {certificates.sha256_thumbprint(root) for root in roots}
+        # Certificates hash and compare by their DER: membership is the identity a fingerprint gives, without
+        # hashing every certificate asked about with SHA-256.
+        self._roots = frozenset(roots)
 
     @classmethod
     def from_file(cls, path: str, source: str | None = None) -> TrustStore:
@@ -57,7 +60,7 @@ class TrustStore:
         return _mozilla()
 
     def holds(self, cert: x509.Certificate) -> bool:
-        return certificates.sha256_thumbprint(cert) in self._fingerprints
+        return cert in self._roots
 
     def issuers_of(self, cert: x509.Certificate) -> list[x509.Certificate]:
         return [root for root in self._by_subject.get(cert.issuer, []) if certificates.signed_by(cert, root)]

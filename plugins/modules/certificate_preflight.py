@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ options:
   content:
     description:
       - Instead of O(path), the PFX as base64, for a certificate made on the controller that is never written
-        to a file (the remediate role's C(acme) source). It is key material, never logged or returned.
+        to a file (the remediate role's C(acme) source), or handed over by an AWX credential (the role's
+        C(mfa_tls_pfx_content)). Line breaks and spaces in it are ignored. It is key material, never logged or returned.
+      - An empty O(path), O(content) or O(thumbprint) counts as not given (an AWX survey answer left blank).
     type: str
   thumbprint:
     description:
@@ -54,41 +57,22 @@ options:
     type: list
     elements: str
     default: []
-  trust_bundle:
-    description:
-      - A PEM file of the root CAs phones trust.
-      - Defaults to Mozilla's roots as shipped by the Python C(certifi) package.
-    type: path
-  require_ct:
-    description:
-      - Refuse (V(CT_MISSING)) a certificate that validates to the trust store and embeds SCTs from fewer
-        distinct Certificate Transparency logs than Apple requires (2 for a lifetime of at most 180 days, 3
-        above); counted, not verified. See O(mfa_server.tls.tls_probe#module:require_ct).
-      - When not set, V(true) with the default (Mozilla) trust store and V(false) with O(trust_bundle).
-    type: bool
   min_days:
     description: The least number of days the certificate must stay valid.
     type: int
     default: 30
-  check_revocation:
-    description:
-      - Refuse (V(REVOKED)) a certificate its CA has revoked, per its OCSP responder or else its CRL, as
-        O(mfa_server.tls.tls_probe#module:check_revocation) checks. No answer (V(REVOCATION_UNKNOWN)) does not
-        refuse it.
-    type: bool
-    default: true
-  revocation_timeout:
-    description: Seconds allowed for all revocation requests of the certificate.
-    type: float
-    default: 5
   return_content:
     description:
       - Also return the PFX file as base64 in RV(pfx_base64), for M(mfa_server.tls.certificate_import).
       - "It is key material: register the result of a task that sets this with C(no_log: true)."
     type: bool
     default: false
-notes:
-  - Supports check mode; it never changes anything.
+extends_documentation_fragment:
+  - mfa_server.tls.trust
+  - mfa_server.tls.trust.revocation
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - mfa_server.tls.attributes.controller
 requirements:
   - cryptography >= 42
 """

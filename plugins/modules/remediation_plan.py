@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
@@ -28,35 +29,15 @@ options:
     description: The host's C(mfa_tls) fact.
     type: dict
     required: true
-  thumbprint:
-    description: The new certificate's thumbprint.
-    type: str
-    required: true
-  subject_alt_names:
-    description: The new certificate's DNS names; when given, every public name served must be covered.
-    type: list
-    elements: str
-  sites:
-    description: Change only bindings of these sites.
-    type: list
-    elements: str
-    default: []
-  bindings:
-    description: Change exactly these bindings instead of the default selection.
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      site:
-        description: IIS site name.
-        type: str
-        required: true
-      binding_information:
-        description: The binding's C(bindingInformation), for example C(*:443:).
-        type: str
-        required: true
-notes:
-  - Supports check mode and diff mode.
+extends_documentation_fragment:
+  - mfa_server.tls.plan
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - mfa_server.tls.attributes.controller
+attributes:
+  diff_mode:
+    support: full
+    details: Each planned binding's certificate before and after.
 """
 
 EXAMPLES = r"""

@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
@@ -53,8 +54,10 @@ options:
   now:
     description: The moment to decide for (ISO 8601); the controller's clock when omitted. For tests and dry planning.
     type: str
-notes:
-  - Supports check mode; it changes nothing in any mode.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - mfa_server.tls.attributes.controller
 """
 
 EXAMPLES = r"""

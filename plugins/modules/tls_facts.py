@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
@@ -33,47 +34,6 @@ options:
         public name does not lead there from the controller (a load balancer, a lab).
     type: dict
     default: {}
-  sites:
-    description: Only these IIS sites (by name); empty means every site.
-    type: list
-    elements: str
-    default: []
-  trust_bundle:
-    description: A PEM file of the root CAs phones trust; defaults to Mozilla's roots (certifi).
-    type: path
-  require_ct:
-    description:
-      - Require Apple's embedded Certificate Transparency SCTs (V(CT_MISSING)) from certificates that validate to
-        the trust store; counted, not verified. See O(mfa_server.tls.tls_probe#module:require_ct).
-      - When not set, V(true) with the default (Mozilla) trust store and V(false) with O(trust_bundle).
-    type: bool
-  extra_intermediates:
-    description: PEM files of intermediates used only to diagnose incomplete chains.
-    type: list
-    elements: path
-    default: []
-  fetch_aia:
-    description: Fetch missing intermediates from AIA URLs for the diagnosis (never for the verdict).
-    type: bool
-    default: true
-  check_revocation:
-    description:
-      - Check each bound leaf's revocation (OCSP, else CRL) server side and from the phone's side, as
-        O(mfa_server.tls.tls_probe#module:check_revocation) does; each certificate is looked up once per host.
-    type: bool
-    default: true
-  revocation_timeout:
-    description: Seconds allowed for all revocation requests of one certificate.
-    type: float
-    default: 5
-  expiry_warning_days:
-    description: Warn (V(EXPIRING_SOON)) when a certificate expires within this many days.
-    type: int
-    default: 30
-  timeout:
-    description: Seconds allowed for each probe connection.
-    type: float
-    default: 10
   check_sdk_connection:
     description:
       - Ask each Mobile App Web Service to test its own connection to the Web Service SDK (the SOAP operation
@@ -96,14 +56,6 @@ options:
         V(COMPONENT_URL_NOT_FOUND), any other 404 V(HTTP_NOT_FOUND), no answer V(UNREACHABLE).
       - Not given, that check is skipped.
     type: str
-  fail_when_noncompliant:
-    description:
-      - Fail the host when it is not compliant, with one line per problem in the message. Ansible then does
-        not set the C(mfa_tls) fact, but the registered result still carries it under C(ansible_facts)
-        (M(mfa_server.tls.fleet_report) reads it there), so that no second task on every host is needed only
-        to fail it.
-    type: bool
-    default: false
   plan:
     description:
       - Also plan a certificate change from the verdict, exactly as M(mfa_server.tls.remediation_plan) does
@@ -111,36 +63,29 @@ options:
         changes a binding, and the plan's diff. The remediate role uses it to spend one task on every host
         instead of two.
     type: dict
-    suboptions:
-      thumbprint:
-        description: The new certificate's thumbprint.
-        type: str
-        required: true
-      subject_alt_names:
-        description: The new certificate's DNS names; when given, every public name served must be covered.
-        type: list
-        elements: str
-      sites:
-        description: Change only bindings of these sites.
-        type: list
-        elements: str
-        default: []
-      bindings:
-        description: Change exactly these bindings instead of the default selection.
-        type: list
-        elements: dict
-        default: []
-        suboptions:
-          site:
-            description: IIS site name.
-            type: str
-            required: true
-          binding_information:
-            description: The binding's C(bindingInformation), for example C(*:443:).
-            type: str
-            required: true
-notes:
-  - Supports check mode.
+extends_documentation_fragment:
+  - mfa_server.tls.windows.sites
+  - mfa_server.tls.trust
+  - mfa_server.tls.trust.intermediates
+  - mfa_server.tls.trust.revocation
+  - mfa_server.tls.probe
+  - mfa_server.tls.probe.verdict
+  - mfa_server.tls.plan.suboptions
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - ansible.builtin.action_common_attributes.facts
+  - mfa_server.tls.attributes.controller
+attributes:
+  action:
+    details: An action plugin; it runs M(mfa_server.tls.host_tls_info) on the host once and does the rest in the controller's process.
+  diff_mode:
+    support: partial
+    details: With O(plan), the plan's diff, each planned binding's certificate before and after.
+  facts:
+    support: full
+  platform:
+    platforms: windows
+    details: M(mfa_server.tls.host_tls_info) runs on the Windows host; the rest on the controller.
 seealso:
   - module: mfa_server.tls.tls_probe
   - module: mfa_server.tls.host_tls_info

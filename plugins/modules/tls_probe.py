@@ -1,6 +1,7 @@
 #!/usr/bin/python
 # Copyright: mfa_server.tls contributors
-# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 
 from __future__ import annotations
 
@@ -58,78 +59,34 @@ options:
             nothing (the root of a site that serves no MFA component); the status is still recorded.
         type: bool
         default: true
-  trust_bundle:
-    description:
-      - A PEM file of the root CAs the phone trusts.
-      - Defaults to Mozilla's roots as shipped by the Python C(certifi) package.
-    type: path
-  require_ct:
-    description:
-      - Report V(CT_MISSING) when a leaf that validates to the trust store and was issued after 2018-10-15 embeds
-        SCTs from fewer distinct Certificate Transparency logs than Apple requires (2 for a lifetime of at most
-        180 days, 3 above). SCTs are counted and their log ids compared, not verified against a log list.
-      - When not set, V(true) with the default (Mozilla) trust store and V(false) with O(trust_bundle), whose
-        roots may be private CAs that log nothing.
-    type: bool
-  extra_intermediates:
-    description:
-      - PEM files of intermediate certificates to use when diagnosing an incomplete chain.
-      - They never make a chain trusted; they only let the finding say which intermediate is missing.
-    type: list
-    elements: path
-    default: []
   intermediates_pem:
     description:
       - Intermediate certificates as PEM text, used like O(extra_intermediates).
     type: list
     elements: str
     default: []
-  fetch_aia:
-    description:
-      - Download a missing intermediate from the certificate's Authority Information Access URL to
-        diagnose an incomplete chain. The verdict never uses it, as phones do not.
-    type: bool
-    default: true
-  check_revocation:
-    description:
-      - Ask the leaf's OCSP responder, or when it names none its CRL distribution point, whether its CA has
-        revoked it, for chains that validate to the trust store. V(REVOKED) (an error, the chain is not trusted)
-        when it has; V(REVOCATION_UNKNOWN) (info) with the reason when no verified answer could be had (no URL in
-        the certificate, responder unreachable or too slow, error status, bad signature, stale answer).
-      - Each certificate is looked up once per task, concurrently with the other targets' probes.
-    type: bool
-    default: true
-  revocation_timeout:
-    description:
-      - Seconds allowed for all revocation requests of one certificate (connection, request and answer), on
-        their own, apart from O(timeout).
-    type: float
-    default: 5
-  expiry_warning_days:
-    description:
-      - Report V(EXPIRING_SOON) when the leaf certificate expires within this many days.
-    type: int
-    default: 30
-  timeout:
-    description:
-      - Seconds allowed for each connection, handshake and HTTP answer.
-    type: float
-    default: 10
   concurrency:
     description:
       - How many targets are probed at the same time.
     type: int
     default: 16
-  fail_when_noncompliant:
-    description:
-      - Fail the task when a target is not compliant, with one line per such target and its error findings
-        in the message. The result (RV(results), RV(compliant)) is returned either way.
-    type: bool
-    default: false
-notes:
-  - Supports check mode; it never changes anything.
-  - Revocation is checked for the leaf only, over plain HTTP (OCSP POST, CRL GET) from where the task runs;
-    proxies come from the environment (C(http_proxy), C(no_proxy)).
+extends_documentation_fragment:
+  - mfa_server.tls.trust
+  - mfa_server.tls.trust.intermediates
+  - mfa_server.tls.trust.revocation
+  - mfa_server.tls.probe
+  - mfa_server.tls.probe.verdict
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+  - mfa_server.tls.attributes.controller
+attributes:
+  action:
+    details:
+      - "With the task on the controller (C(delegate_to: localhost)) the probe runs in the controller's process;
+        elsewhere it runs as a Python module on that host."
+  platform:
+    platforms: posix
+    details: The controller, or the POSIX host with Python the task is delegated to.
 requirements:
   - cryptography >= 42
   - certifi (for the default trust store)
@@ -313,18 +270,17 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.mfa_server.tls.plugins.module_utils.option_specs import TLS_PROBE as ARGUMENT_SPEC
+
 try:
     from ansible_collections.mfa_server.tls.plugins.module_utils import certificates
-    from ansible_collections.mfa_server.tls.plugins.module_utils.probe import (
-        ARGUMENT_SPEC,
-        ProbeInputError,
-        run_probe,
-    )
+    from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeInputError, run_probe
 
     IMPORT_ERROR = None
 except ImportError:
+    # The arguments are still checked against the full spec (option_specs needs no library) before the
+    # failure names the missing one.
     IMPORT_ERROR = traceback.format_exc()
-    ARGUMENT_SPEC = {}
 
 
 def main() -> None:

@@ -22,9 +22,10 @@ import pytest
 import yaml
 from cryptography import x509
 
-from lab import acme, acme_service, iis, pki, scenarios
+from lab import acme, acme_service, iis, scenarios
 from lab.ca import LabCA
 from lab.state import HostState
+from tests.support import pki
 
 from collection_paths import ROOT
 from lab_harness import Lab, configuration, lab_cli, recap, served_certificates

@@ -1,5 +1,6 @@
-"""The collection as the ecosystem's tools see it: a copy at <dir>/ansible_collections/mfa_server/tls (the
-layout ansible-test needs), the Galaxy artifact, and the environment for the tools in .venv/bin."""
+"""The collection as the ecosystem's tools see it: a copy of the working tree or the Galaxy artifact's
+content at <dir>/ansible_collections/mfa_server/tls (the layout ansible-test needs), the artifact itself, and
+the environment for the tools in .venv/bin."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,14 +46,18 @@ def copy_collection(parent: Path) -> Path:
     return target
 
 
-def seed_get_pip() -> Path:
+def seed_get_pip(ansible_test_dir: Path | None = None) -> Path:
     """Puts the offline get-pip stand-in where ansible-test looks before it tries to download the real one.
 
     ansible-test's sanity and units bootstrap pip into every virtual environment it makes with
-    ~/.ansible/test/cache/get_pip_<pip version>.py, downloaded from a host CI cannot reach."""
-    import ansible_test
+    ~/.ansible/test/cache/get_pip_<pip version>.py, downloaded from a host CI cannot reach. Each ansible-test
+    release pins its own pip version: ansible_test_dir is the ansible_test package of another virtual
+    environment (the lowest supported ansible-core), by default the one of this interpreter."""
+    if ansible_test_dir is None:
+        import ansible_test
 
-    source = Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py"
+        ansible_test_dir = Path(ansible_test.__file__).parent
+    source = ansible_test_dir / "_internal" / "python_requirements.py"
     version = re.search(r"default_packages = dict\(\s*pip='([0-9.]+)'", source.read_text())[1]
     cache = Path.home() / ".ansible" / "test" / "cache" / f"get_pip_{version.replace('.', '_')}.py"
     if not cache.exists():
@@ -81,3 +87,14 @@ def build_artifact(output: Path) -> Path:
     )
     (artifact,) = output.glob(f"{NAMESPACE}-{NAME}-*.tar.gz")
     return artifact
+
+
+def extract_artifact(artifact: Path, parent: Path) -> Path:
+    """The artifact's files, and only those, at parent/ansible_collections/mfa_server/tls: what Galaxy and
+    Automation Hub users get, laid out as ansible-test needs it (no lab, no benchmarks, no tests that need the
+    lab)."""
+    target = parent / "ansible_collections" / NAMESPACE / NAME
+    target.mkdir(parents=True)
+    with tarfile.open(artifact) as archive:
+        archive.extractall(target, filter="data")
+    return target

@@ -4,11 +4,22 @@ ansible-lint's production profile, documentation for every module, plugin and ro
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
-from ecosystem.collection_copy import ROOT, VENV_BIN, copy_collection, seed_get_pip, tool_env
+import yaml
+from ecosystem.collection_copy import (
+    ROOT,
+    VENV_BIN,
+    build_artifact,
+    copy_collection,
+    extract_artifact,
+    seed_get_pip,
+    tool_env,
+)
 
 ROLES = sorted(p.parent.parent.name for p in (ROOT / "roles").glob("*/meta/argument_specs.yml"))
 # plugin folders whose plugins document themselves (filter and test plugins included, when there are any)
@@ -37,34 +48,86 @@ def collection_copy(tmp_path_factory) -> Path:
     return copy_collection(tmp_path_factory.mktemp("ansible-test"))
 
 
-def test_ansible_test_sanity_passes(collection_copy):
-    """Every sanity test; the ignores are only those the missing pwsh forces (tests/sanity/ignore-2.21.txt)."""
+@pytest.fixture(scope="module")
+def artifact_copy(tmp_path_factory) -> Path:
+    """The Galaxy artifact's files alone, where ansible-test runs as a Galaxy or Automation Hub user would."""
+    seed_get_pip()
+    artifact = build_artifact(tmp_path_factory.mktemp("galaxy-build"))
+    return extract_artifact(artifact, tmp_path_factory.mktemp("ansible-test-artifact"))
+
+
+def test_ansible_test_sanity_passes(artifact_copy):
+    """Every sanity test on the artifact's files; the ignores are only those the missing pwsh forces
+    (tests/sanity/ignore-2.21.txt)."""
     completed = _run(
-        [str(VENV_BIN / "ansible-test"), "sanity", "--python", "3.12", "--color", "no"], collection_copy
+        [str(VENV_BIN / "ansible-test"), "sanity", "--python", "3.12", "--color", "no"], artifact_copy
     )
     assert completed.returncode == 0, _tail(completed)
     assert "validate-modules" in completed.stdout
 
 
-def test_sanity_ignores_are_only_the_ones_pwsh_forces():
-    lines = [
-        line for line in (ROOT / "tests" / "sanity" / "ignore-2.21.txt").read_text().splitlines() if line
-    ]
+def _supported_ansible_cores() -> list[str]:
+    """Every ansible-core X.Y from requires_ansible (meta/runtime.yml) to the pin of requirements.txt."""
+    runtime = yaml.safe_load((ROOT / "meta" / "runtime.yml").read_text())
+    low = re.fullmatch(r">=(\d+)\.(\d+)\.0", runtime["requires_ansible"])
+    high = re.search(r"^ansible-core==(\d+)\.(\d+)\.", (ROOT / "requirements.txt").read_text(), re.MULTILINE)
+    return [f"{low[1]}.{minor}" for minor in range(int(low[2]), int(high[2]) + 1)] if low and high else []
+
+
+SUPPORTED_ANSIBLE_CORES = _supported_ansible_cores()
+
+
+def test_one_sanity_ignore_file_per_supported_ansible_core():
+    """ansible-test reads tests/sanity/ignore-<its own X.Y>.txt only: a version without one fails sanity."""
+    assert SUPPORTED_ANSIBLE_CORES, "requires_ansible is not >=X.Y.0, or no ansible-core pin"
+    files = {p.name for p in (ROOT / "tests" / "sanity").glob("ignore-*.txt")}
+    assert files == {f"ignore-{version}.txt" for version in SUPPORTED_ANSIBLE_CORES}
+
+
+@pytest.mark.parametrize("version", SUPPORTED_ANSIBLE_CORES)
+def test_sanity_ignores_are_only_the_ones_pwsh_forces(version):
+    ignores = ROOT / "tests" / "sanity" / f"ignore-{version}.txt"
+    lines = [line for line in ignores.read_text().splitlines() if line]
     powershell = {f"plugins/modules/{p.name}" for p in (ROOT / "plugins" / "modules").glob("*.ps1")}
+    skipped = set()
     for line in lines:
         entry, _sep, reason = line.partition("#")
         path, test = entry.split()
         assert path in powershell and test == "validate-modules!skip", line
         assert "pwsh" in reason, f"no reason given: {line}"
+        skipped.add(path)
+    # validate-modules of every version needs pwsh to read a .ps1 module's argument spec, so each file skips
+    # every PowerShell module (and the sanity runs on the lowest and the pinned version show nothing else).
+    assert skipped == powershell, f"not skipped: {sorted(powershell - skipped)}"
 
 
-def test_ansible_test_units_runs_the_unit_tests(collection_copy):
+def test_ansible_test_units_runs_the_unit_tests(artifact_copy):
+    """Every unit test file of the working tree runs and passes from the artifact's files alone: the unit
+    tests need neither the lab nor the tests that are left out of the artifact."""
+    assert not (artifact_copy / "lab").exists()
+    expected, in_tree = _unit_test_files(artifact_copy), _unit_test_files(ROOT)
+    assert expected == in_tree, f"left out of the artifact: {sorted(in_tree - expected)}"
     completed = _run(
-        [str(VENV_BIN / "ansible-test"), "units", "--python", "3.12", "--color", "no"], collection_copy
+        [str(VENV_BIN / "ansible-test"), "units", "--python", "3.12", "--color", "no"], artifact_copy
     )
     assert completed.returncode == 0, _tail(completed)
-    expected = len(list((ROOT / "tests" / "unit").rglob("test_*.py")))
-    assert expected and " passed" in completed.stdout and " failed" not in completed.stdout, _tail(completed)
+    passed = _files_with_a_passing_test(artifact_copy / "tests" / "output" / "junit")
+    assert expected and passed == expected, f"no passing test from: {sorted(expected - passed)}"
+
+
+def _unit_test_files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in (root / "tests" / "unit").rglob("test_*.py")}
+
+
+def _files_with_a_passing_test(junit: Path) -> set[str]:
+    """The test files of the JUnit reports ansible-test writes that have a test case neither failed, nor in
+    error, nor skipped."""
+    files = set()
+    for report in junit.glob("*-units.xml"):
+        for case in ElementTree.parse(report).iter("testcase"):
+            if not any(case.find(outcome) is not None for outcome in ("failure", "error", "skipped")):
+                files.add(case.get("file"))
+    return files
 
 
 def test_ansible_lint_production_profile_passes_offline():
@@ -116,3 +179,43 @@ def test_changelog_fragments_lint_and_generated_changelog_is_current(collection_
         assert (collection_copy / name).read_text() == (ROOT / name).read_text(), (
             f"{name} is not what antsibull-changelog generates: run `antsibull-changelog generate`"
         )
+
+
+def _fragments(root: Path) -> dict[str, dict]:
+    folder = root / "changelogs" / "fragments"
+    return {p.name: yaml.safe_load(p.read_text()) for p in sorted(folder.glob("*.yml"))}
+
+
+def test_released_fragments_are_gone():
+    """keep_fragments: false (as community.crypto and ansible.windows): a release deletes the fragments it
+    takes, and one left behind would be released again with the next version."""
+    config = yaml.safe_load((ROOT / "changelogs" / "config.yaml").read_text())
+    assert config["keep_fragments"] is False
+    releases = yaml.safe_load((ROOT / "changelogs" / "changelog.yaml").read_text())["releases"]
+    released = {name for release in releases.values() for name in release.get("fragments", [])}
+    left = released & set(_fragments(ROOT))
+    assert not left, f"released already, delete them: {sorted(left)}"
+
+
+def test_a_release_takes_every_fragment_and_leaves_trivial_ones_out(tmp_path):
+    """`antsibull-changelog release` on a copy: every fragment is consumed, every entry is in the release but
+    the `trivial` ones (tooling and tests), which the changelog does not show."""
+    copy = copy_collection(tmp_path)
+    fragments = _fragments(copy)
+    assert fragments, "no unreleased fragment to release"
+    major, minor, _patch = yaml.safe_load((ROOT / "galaxy.yml").read_text())["version"].split(".")
+    version = f"{major}.{int(minor) + 1}.0"
+    release = _run([str(VENV_BIN / "antsibull-changelog"), "release", "--version", version], copy)
+    assert release.returncode == 0, _tail(release)
+    assert not _fragments(copy), "fragments left after the release"
+    releases = yaml.safe_load((copy / "changelogs" / "changelog.yaml").read_text())["releases"]
+    changes = releases[version]["changes"]
+    rendered = (copy / "CHANGELOG.rst").read_text()
+    for name, fragment in fragments.items():
+        for section, entries in fragment.items():
+            for entry in [entries] if isinstance(entries, str) else entries:
+                if section == "trivial":
+                    assert entry not in rendered, f"{name}: a trivial entry is in the changelog: {entry}"
+                else:
+                    listed = changes.get(section, [])
+                    assert entry in listed or entry == listed, f"{name}: not released: {entry}"

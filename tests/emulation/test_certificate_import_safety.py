@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from lab import pki
 from lab.modules import certificate_import as emulation
 from lab.state import HostState
+from tests.support import pki
 
 from lab_harness import ROOT, Lab, running_lab
 from return_schema import documented

@@ -23,8 +23,8 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from lab import pki
 from lab.state import HostState
+from tests.support import pki
 
 from lab_harness import Lab, running_lab, served_certificates
 from return_schema import documented

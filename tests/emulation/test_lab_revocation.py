@@ -18,8 +18,8 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import (
     load_crl,
     ocsp_urls,
 )
-from lab import pki
 from lab.ca import LabCA
+from tests.support import pki
 
 from lab_harness import lab_cli, running_lab
 

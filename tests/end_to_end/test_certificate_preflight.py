@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from lab import pki
-from lab.revocation import Authority, RevocationServer
+from tests.support import pki
+from tests.support.revocation import Authority, RevocationServer
 
 from chains import HOST, LabPKI
 from module_task import run_module, run_module_with_output

@@ -10,7 +10,7 @@ import datetime as dt
 import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
-from lab import pki
+from tests.support import pki
 
 from chains import HOST, LabPKI
 from module_task import run_module

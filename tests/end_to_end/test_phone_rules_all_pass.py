@@ -11,8 +11,8 @@ import ssl
 
 import pytest
 
-from lab import pki
-from lab.revocation import Authority, RevocationServer
+from tests.support import pki
+from tests.support.revocation import Authority, RevocationServer
 
 from chains import HOST, LabPKI
 from module_task import run_module

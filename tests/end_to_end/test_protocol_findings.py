@@ -8,7 +8,7 @@ import ssl
 
 import pytest
 
-from lab import pki
+from tests.support import pki
 
 from chains import HOST, LabPKI
 from module_task import run_module

@@ -1,5 +1,5 @@
 """Revocation end to end: real TLS servers on 127.0.0.1 whose leaves name an OCSP responder and a CRL served
-on 127.0.0.1 (lab/revocation.py), judged through the real `ansible-playbook` with tls_probe."""
+on 127.0.0.1 (tests/support/revocation.py), judged through the real `ansible-playbook` with tls_probe."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import socket
 import pytest
 from cryptography import x509
 
-from lab.revocation import Authority, RevocationServer
+from tests.support.revocation import Authority, RevocationServer
 
 from chains import HOST, LabPKI
 from module_task import run_module

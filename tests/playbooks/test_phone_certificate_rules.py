@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import fleet, pki
+from lab import fleet
 from lab.ca import LabCA
+from tests.support import pki
 
 from lab_harness import Lab, configuration
 from playbook_runs import remediate

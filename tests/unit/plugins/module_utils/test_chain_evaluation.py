@@ -10,7 +10,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation im
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
 from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import RevocationChecker
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore, TrustStoreError
-from lab import pki
+from tests.support import pki
 
 from chains import HOST, LabPKI, scenarios
 

@@ -12,7 +12,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.preflight import (
     replacement_problems,
 )
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
-from lab import pki
+from tests.support import pki
 
 from chains import HOST, LabPKI
 

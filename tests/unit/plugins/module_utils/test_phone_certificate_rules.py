@@ -21,7 +21,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.pfx import load_pfx
 from ansible_collections.mfa_server.tls.plugins.module_utils.preflight import replacement_problems
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import settings_from
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
-from lab import pki
+from tests.support import pki
 
 HOST = "mfa.contoso.test"
 DAY = dt.timedelta(days=1)

@@ -1,14 +1,22 @@
-"""Reports: one row per host and endpoint, JUnit one case per endpoint, and runs over parts of the fleet
-(AWX job slices) that add up in a shared folder."""
+"""Reports: one row per host and endpoint, JUnit one case per in-scope endpoint, runs over parts of the fleet
+(AWX job slices) that add up in a shared folder, and the states the scope, waivers and host checks give:
+waived, out of scope, not applicable, unreachable."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import os
+import stat
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import pytest
+
 from ansible_collections.mfa_server.tls.plugins.module_utils import reports
+
+NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def _review(compliant: bool, codes: list[str]) -> dict:
@@ -24,18 +32,36 @@ def _review(compliant: bool, codes: list[str]) -> dict:
         "component": "mobile_app_web_service",
         "url": "https://mfa.contoso.com/MultiFactorAuthMobileAppWebService/PfPaWs.asmx",
         "public_name": "mfa.contoso.com",
-        "certificate": {"issuer": "CN=Contoso Issuing CA", "not_after": "2027-01-01T00:00:00Z"},
+        "certificate": {
+            "issuer": "CN=Contoso Issuing CA",
+            "not_after": "2027-01-01T00:00:00Z",
+            "thumbprint": "ab12cd",
+        },
         "server_side": {"findings": [] if compliant else [finding]},
         "phone": {
             "findings": [] if compliant else [finding],
             "protocols": ["TLSv1", "TLSv1.2"] if compliant else ["TLSv1.2", "TLSv1.3"],
             "cipher": "ECDHE-RSA-AES128-GCM-SHA256" if compliant else "TLS_AES_256_GCM_SHA384",
             "cipher_iana": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256" if compliant else "TLS_AES_256_GCM_SHA384",
+            "presented_chain": [
+                {
+                    "subject": "CN=mfa.contoso.com",
+                    "issuer": "CN=Contoso Issuing CA",
+                    "sha1": "AB12CD",
+                    "not_after": "2027-01-01T00:00:00+00:00",
+                }
+            ],
         },
         "compliant": compliant,
         "codes": codes,
     }
     return {"compliant": compliant, "endpoints": [endpoint]}
+
+
+def _run(hosts=("mfa01",)) -> reports.RunInfo:
+    return reports.RunInfo(
+        heading="TLS compliance of the MFA servers", scope="mfa", hosts=tuple(hosts), now=NOW
+    )
 
 
 def test_slices_sharing_a_folder_add_up(tmp_path):
@@ -46,10 +72,14 @@ def test_slices_sharing_a_folder_add_up(tmp_path):
     paths, summary = reports.write_fleet(str(tmp_path), "fleet")
 
     assert summary["hosts"] == 3 and summary["compliant_hosts"] == 1 and summary["compliant"] is False
+    assert (summary["failing_hosts"], summary["unreachable_hosts"]) == (1, 1)
     document = json.loads(Path(paths["json"]).read_text())
     assert document["hosts"]["mfa01"]["endpoints"][0]["codes"] == ["PRIVATE_CA"]
+    assert document["hosts"]["mfa01"]["endpoints"][0]["status"] == "failing"
     assert document["hosts"]["mfa02"]["compliant"] is True
-    assert document["hosts"]["mfa03"]["compliant"] is False
+    assert (
+        document["hosts"]["mfa03"]["compliant"] is False and document["hosts"]["mfa03"]["status"] == "error"
+    )
 
     rows = list(csv.DictReader(Path(paths["csv"]).read_text().splitlines()))
     assert [(r["host"], r["verdict"]) for r in rows] == [
@@ -61,15 +91,18 @@ def test_slices_sharing_a_folder_add_up(tmp_path):
 
     junit = ET.parse(paths["xml"]).getroot()
     cases = junit.findall("./testsuite/testcase")
-    assert len(cases) == 2
+    assert len(cases) == 3, "two endpoints and the host that gave no facts"
     failures = junit.findall("./testsuite/testcase/failure")
     assert len(failures) == 1 and failures[0].get("message") == "PRIVATE_CA"
     assert failures[0].text.count("PRIVATE_CA: ends at <Contoso> root") == 1, (
         "the two views' same finding is one"
     )
+    (error,) = junit.findall("./testsuite/testcase/error")
+    assert "no facts" in error.get("message")
+    assert (junit.get("tests"), junit.get("failures"), junit.get("errors")) == ("3", "1", "1")
 
     page = Path(paths["html"]).read_text()
-    assert "<Contoso>" not in page
+    assert "<Contoso>" not in page and "&lt;Contoso&gt;" in page
     assert "1 of 3 host(s) compliant" in page
 
 
@@ -90,8 +123,9 @@ def test_rows_show_the_protocols_accepted_and_the_suite_negotiated(tmp_path):
 
     lines = Path(paths["csv"]).read_text().splitlines()
     assert lines[0] == (
-        "host,site,binding,component,public_name,issuer,not_after,verdict,codes,protocols,cipher"
-    ), "the existing columns keep their places"
+        "host,site,binding,component,public_name,issuer,not_after,verdict,codes,protocols,cipher,"
+        "url,why,fix,thumbprint,days_left"
+    ), "the existing columns keep their places; the new ones follow"
     rows = {r["host"]: r for r in csv.DictReader(lines)}
     assert (rows["mfa01"]["protocols"], rows["mfa01"]["cipher"]) == (
         "TLSv1.2 TLSv1.3",
@@ -105,9 +139,21 @@ def test_rows_show_the_protocols_accepted_and_the_suite_negotiated(tmp_path):
     assert (rows["mfa04"]["protocols"], rows["mfa04"]["cipher"]) == ("", "")
 
     page = Path(paths["html"]).read_text()
-    head = page.split("<thead>", 1)[1].split("</thead>", 1)[0]
-    assert "<th>protocols</th><th>cipher</th><th>fix</th>" in head
-    assert "<td>TLSv1 TLSv1.2</td><td>TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256</td>" in page
+    assert (
+        "<dt>Protocols</dt><dd>TLSv1 TLSv1.2</dd><dt>Cipher</dt><dd>TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256</dd>"
+        in page
+    )
+
+
+def test_the_csv_says_where_why_what_to_do_and_how_long_is_left(tmp_path):
+    reports.write_host(str(tmp_path), "mfa01", _review(False, ["PRIVATE_CA"]))
+    paths, _summary = reports.write_fleet(str(tmp_path), "fleet", _run())
+    (row,) = csv.DictReader(Path(paths["csv"]).read_text().splitlines())
+    assert row["url"] == "https://mfa.contoso.com/MultiFactorAuthMobileAppWebService/PfPaWs.asmx"
+    assert row["why"] == "PRIVATE_CA: ends at <Contoso> root"
+    assert row["fix"] == "Replace it."
+    assert row["thumbprint"] == "AB12CD", "upper case, as Windows shows thumbprints"
+    assert row["days_left"] == str((dt.datetime(2027, 1, 1, tzinfo=dt.UTC) - NOW).days)
 
 
 def test_an_unknown_suite_is_shown_by_its_openssl_name(tmp_path):
@@ -155,3 +201,163 @@ def test_mfa_server_findings_are_rows_and_a_junit_case_of_their_host(tmp_path):
     assert reports.host_summary({"compliant": False, "endpoints": [], "mfa_findings": [unsafe]})["codes"] == [
         "SDK_URL_UNSAFE"
     ]
+
+
+def _statuses(review: dict, now: dt.datetime = NOW) -> tuple[str, list[tuple[str, str]]]:
+    (view,) = reports.host_views([{"host": "mfa01", **review}], now)
+    return view.status, [(item.status, item.verdict) for item in view.items]
+
+
+def test_a_waiver_that_holds_waives_and_one_past_its_date_fails_with_its_reason():
+    # The review counts a waived endpoint as no failure of the host; the report shows why.
+    review = _review(False, ["PRIVATE_CA"]) | {"compliant": True}
+    review["endpoints"][0]["waiver"] = {"reason": "vendor appliance, replaced in Q1", "until": "2026-12-31"}
+    assert _statuses(review) == (
+        "passing",
+        [("waived", "waived until 2026-12-31: vendor appliance, replaced in Q1")],
+    )
+    late = NOW.replace(year=2027, month=1, day=1)
+    assert _statuses(review, late) == (
+        "failing",
+        [("failing", "NOT COMPLIANT: waiver expired on 2026-12-31: vendor appliance, replaced in Q1")],
+    )
+    review["endpoints"][0]["waiver"]["expired"] = True  # the review's word wins over the date
+    assert _statuses(review)[1][0][0] == "failing"
+
+
+def test_a_waiver_for_some_codes_leaves_the_others_failing():
+    review = _review(False, ["HOSTNAME_MISMATCH", "PRIVATE_CA"])
+    review["endpoints"][0]["phone"]["findings"].append(
+        {
+            "code": "HOSTNAME_MISMATCH",
+            "severity": "error",
+            "message": "names other.",
+            "remediation": "Rename.",
+        }
+    )
+    review["endpoints"][0]["waiver"] = {
+        "reason": "internal CA",
+        "until": "2027-06-30",
+        "codes": ["PRIVATE_CA"],
+    }
+    status, items = _statuses(review)
+    assert status == "failing"
+    assert items == [
+        (
+            "failing",
+            "NOT COMPLIANT: the waiver until 2027-06-30 (internal CA) does not cover HOSTNAME_MISMATCH",
+        )
+    ]
+
+
+def test_out_of_scope_endpoints_are_shown_and_never_fail_nor_are_junit_cases(tmp_path):
+    review = _review(False, ["PRIVATE_CA"]) | {"compliant": True}
+    review["endpoints"][0] |= {"scope": "out", "scope_reason": "no MFA component, no shared certificate"}
+    assert _statuses(review) == (
+        "passing",
+        [("out of scope", "out of scope: no MFA component, no shared certificate")],
+    )
+    reports.write_host(str(tmp_path), "mfa01", review)
+    paths, summary = reports.write_fleet(str(tmp_path), "fleet", _run())
+    assert summary["compliant"] is True and summary["out_of_scope"] == 1
+    suite = ET.parse(paths["xml"]).getroot().find("testsuite")
+    assert [c.get("name") for c in suite.iter("testcase")] == [], "not a case, so not a failure"
+    assert "out of scope: no MFA component" in Path(paths["html"]).read_text()
+
+
+def test_a_host_without_mfa_server_has_its_own_verdict_and_can_be_made_a_failure(tmp_path):
+    absent = "not applicable: MFA Server is not installed"
+    review = {"compliant": True, "endpoints": [], "not_applicable": absent}
+    assert _statuses(review) == ("not applicable", [("not applicable", absent)])
+    reports.write_host(str(tmp_path), "mfa03", review)
+    paths, summary = reports.write_fleet(str(tmp_path), "fleet", _run(["mfa03"]))
+    assert summary["compliant"] is True and summary["not_applicable_hosts"] == 1
+    (case,) = ET.parse(paths["xml"]).getroot().iter("testcase")
+    assert case.find("skipped").get("message") == absent
+
+    with_bindings = _review(False, ["PRIVATE_CA"]) | {"not_applicable": absent}
+    assert _statuses(with_bindings)[0] == "failing", (
+        "compliant: false means the administrator made it a failure"
+    )
+    with_bindings["compliant"] = True
+    assert _statuses(with_bindings) == ("not applicable", [("not applicable", absent)])
+
+
+def test_an_unreachable_host_is_an_error_in_junit_and_a_row(tmp_path):
+    message = "Task failed: ntlm: HTTPSConnectionPool(host='10.0.0.5', port=5986): Max retries exceeded\nmore"
+    review = reports.unreachable_review(message)
+    assert (
+        review["unreachable"] == "ntlm: HTTPSConnectionPool(host='10.0.0.5', port=5986): Max retries exceeded"
+    )
+    reports.write_host(str(tmp_path), "mfa09", review)
+    paths, summary = reports.write_fleet(str(tmp_path), "fleet", _run(["mfa09"]))
+    assert summary["compliant"] is False and summary["unreachable_hosts"] == 1
+    (row,) = csv.DictReader(Path(paths["csv"]).read_text().splitlines())
+    assert row["verdict"].startswith("unreachable: ntlm:")
+    suite = ET.parse(paths["xml"]).getroot().find("testsuite")
+    assert (suite.get("tests"), suite.get("errors"), suite.get("failures")) == ("1", "1", "0")
+    assert suite.find("testcase/error").get("type") == "UNREACHABLE"
+
+
+def test_a_review_that_says_not_compliant_is_never_shown_green():
+    review = {"compliant": False, "endpoints": [], "problems": ["Portal 1.2.3.4:443:x: BINDING_UNREADABLE"]}
+    status, items = _statuses(review)
+    assert status == "failing" and items == [("failing", "NOT COMPLIANT")]
+
+
+def test_divergences_no_endpoint_carries_are_host_checks():
+    orphan = {
+        "code": "ORPHANED_HTTP_SYS_ENTRY",
+        "severity": "warning",
+        "message": "The HTTP.sys entry ipport=0.0.0.0:4443 belongs to no IIS binding.",
+        "remediation": "Check which program registered it.",
+        "where": "ipport=0.0.0.0:4443",
+    }
+    review = _review(True, []) | {"http_sys_divergence": [orphan]}
+    assert _statuses(review) == ("warning", [("passing", "compliant"), ("warning", "warning")])
+
+
+def test_failures_come_first_by_severity_then_days_left():
+    soon, later = _review(False, ["PRIVATE_CA"]), _review(False, ["PRIVATE_CA"])
+    soon["endpoints"][0]["certificate"]["not_after"] = "2026-12-05T00:00:00Z"
+    soon["endpoints"][0]["url"] = "https://soon.contoso.com/"
+    fine = _review(True, [])
+    views = reports.host_views(
+        [
+            {"host": "a", **fine},
+            {"host": "b", **later},
+            {"host": "c", **soon},
+            {"host": "d", **reports.missing_review()},
+        ],
+        NOW,
+    )
+    assert [(i.host, i.status) for i in reports.ordered(views)] == [
+        ("d", "error"),
+        ("c", "failing"),
+        ("b", "failing"),
+        ("a", "passing"),
+    ]
+
+
+def test_the_page_has_a_title_the_scope_and_the_time_and_the_hosts_first():
+    hosts = [{"host": "mfa01", **_review(False, ["PRIVATE_CA"])}]
+    views = reports.host_views(hosts, NOW)
+    page = reports.render_html(_run(), reports.summary(hosts, _run(), views), views)
+    title = page.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title == "TLS compliance of the MFA servers: not compliant · scope mfa · 2026-12-01 12:00 UTC"
+    assert "Scope: mfa (the endpoints that serve MFA web components" in page
+    assert page.index('id="hosts"') < page.index('id="endpoints"')
+    assert "<script" not in page and "http://" not in page.split("<main>", 1)[0], "no script, nothing fetched"
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_files_get_the_mode_the_umask_gives(tmp_path, umask):
+    previous = os.umask(umask)
+    try:
+        reports.write_host(str(tmp_path), "mfa01", _review(True, []))
+        paths, _summary = reports.write_fleet(str(tmp_path), "fleet")
+    finally:
+        os.umask(previous)
+    for path in [*paths.values(), tmp_path / "hosts" / "mfa01.json"]:
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask, path
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary file left"

@@ -1,5 +1,5 @@
 """Revocation: OCSP first, else the CRL, every answer verified, against real responders on 127.0.0.1
-(lab/revocation.py), and how the trust engine and the probe use it."""
+(tests/support/revocation.py), and how the trust engine and the probe use it."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import (
     RevocationChecker,
 )
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
-from lab import pki
-from lab.revocation import Authority, Faults, RevocationServer, delegated_responder
+from tests.support import pki
+from tests.support.revocation import Authority, Faults, RevocationServer, delegated_responder
 
 from chains import HOST, LabPKI
 from servers import HTTPSServer

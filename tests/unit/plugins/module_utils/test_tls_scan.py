@@ -19,7 +19,7 @@ import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import tls_client
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import _protocol_findings
-from lab import pki
+from tests.support import pki
 
 from chains import HOST, LabPKI
 from servers import HTTPSServer
@@ -272,3 +272,23 @@ def test_a_legacy_only_server_gets_no_legacy_tls_enabled_and_unknowns_get_nothin
     assert _protocol_findings(target, unknown) == []
     modern = _shake(tls_version="TLSv1.3", protocols=["TLSv1.2", "TLSv1.3"], forward_secrecy=True)
     assert _protocol_findings(target, modern) == []
+
+
+def test_a_deferred_check_connects_at_once_and_sends_its_hello_when_told():
+    """The legacy check connects together with the phone and sends once the phone's connection is up: one round
+    trip for both TCP handshakes instead of one after the other."""
+    with (
+        canned(_server_hello_start(0x0302)) as server,
+        tls_client.HelloCheck(
+            _target(server["address"]), tls_client._LEGACY_CONTEXT, 2, send_now=False
+        ) as check,
+    ):
+        threading.Event().wait(0.2)
+        assert server["hello"] == b"", "connected, nothing sent yet"
+        check.send()
+        for _attempt in range(100):
+            if server["hello"]:
+                break
+            threading.Event().wait(0.01)
+        assert server["hello"][:1] == b"\x16"
+        assert check.answer() == ("TLSv1.1", True)

@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests import ps_spec  # noqa: E402
 from tests.collection_paths import ansible_env, collection_roots  # noqa: E402
+from tests.support import documentation  # noqa: E402
 
 MODULES = ps_spec.powershell_modules()
 EXPECTED = {
@@ -69,7 +70,11 @@ def _source(name: str) -> str:
 
 
 def _sidecar(name: str) -> dict:
-    return ps_spec.load_sidecar(ps_spec.module_paths(name)[1])
+    """The sidecar, its DOCUMENTATION with the doc fragments merged in (as ansible-doc and validate-modules
+    read it)."""
+    path = ps_spec.module_paths(name)[1]
+    sidecar = ps_spec.load_sidecar(path)
+    return sidecar | {"DOCUMENTATION": documentation.merged(sidecar["DOCUMENTATION"], path)}
 
 
 def test_all_modules_present():
@@ -182,7 +187,13 @@ for path in sys.argv[1:]:
     finder = PSModuleDepFinder()
     with open(path, "rb") as handle:
         finder.scan_module(handle.read(), fqn="ansible_collections.{ps_spec.COLLECTION}.plugins.modules." + name)
-    found[name] = {{key: info.path for key, info in finder.scripts.items()}}
+    if hasattr(finder, "scripts"):  # ansible-core 2.19 and later: one map keyed by name and extension
+        found[name] = {{key: info.path for key, info in finder.scripts.items()}}
+    else:  # 2.18 (the lowest we support): PowerShell and C# utils apart, keyed by name alone
+        found[name] = {{key + ".psm1": info["path"] for key, info in finder.ps_modules.items()}}
+        found[name].update({{key + ".cs": info["path"] for key, info in finder.cs_utils_module.items()}})
+# 2.18 adds AddType for C# utils when it builds the wrapper, not in the finder: only a 2.19+ finder lists it
+found["<finder adds AddType>"] = hasattr(PSModuleDepFinder(), "scripts")
 try:
     PSModuleDepFinder().scan_module(b"#AnsibleRequires -PowerShell {ps_spec.UTIL_PREFIX}NoSuchUtil\\n")
     found["<missing>"] = "resolved"
@@ -201,6 +212,7 @@ print(json.dumps(found))
     )
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
+    adds_add_type = found.pop("<finder adds AddType>")
     assert "Could not find" in found.pop("<missing>"), (
         "the dependency finder accepted a util that does not exist"
     )
@@ -211,7 +223,8 @@ print(json.dumps(found))
             key = requirement.name + requirement.extension
             assert key in found[name], f"ansible-core does not package {key} with {name}"
             assert Path(found[name][key]).resolve() == requirement.path().resolve()
-        if any(r.kind == "CSharpUtil" for r in _requirements(ps_spec.module_paths(name)[0])):
+        uses_csharp = any(r.kind == "CSharpUtil" for r in _requirements(ps_spec.module_paths(name)[0]))
+        if adds_add_type and uses_csharp:
             assert "Ansible.ModuleUtils.AddType.psm1" in found[name]
 
 

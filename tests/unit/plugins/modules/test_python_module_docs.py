@@ -15,6 +15,7 @@ import yaml
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
 from ansible_collections.mfa_server.tls.plugins.modules import tls_probe
+from tests.support import documentation
 
 from collection_paths import ansible_env
 
@@ -27,7 +28,9 @@ MODULE_NAMES = sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("*.py"
 
 
 def _documentation(name: str) -> dict:
-    return yaml.safe_load(importlib.import_module(f"{PREFIX}.modules.{name}").DOCUMENTATION)
+    """The module's DOCUMENTATION with its doc fragments merged in, as ansible-doc shows it."""
+    module = importlib.import_module(f"{PREFIX}.modules.{name}")
+    return documentation.merged(yaml.safe_load(module.DOCUMENTATION), module.__file__)
 
 
 def _argument_spec(name: str) -> dict:

@@ -13,7 +13,8 @@
 - `module_contract(name)` is what the lab validates a module call against: (argument spec, sidecar).
 
 tests/ps_spec.py re-exports all of this for the unit tests (which add the checks `validate-modules` would
-make); this module must not import anything from tests/.
+make); this module imports nothing from the other test helpers. It is test support, not lab code, because the
+unit tests ship in the Galaxy artifact and the lab (lab/argspec.py validates module calls with it) does not.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import tree_sitter
 import tree_sitter_powershell
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODULES_DIR = ROOT / "plugins" / "modules"
 
 NO_LOG_MARKER = "This option is C(no_log), its value is never logged or returned."

@@ -1,7 +1,8 @@
 """A small certificate factory: roots, intermediates and leaves with `cryptography`.
 
-Used by the lab (its CAs and host certificates) and by the tests (every finding code is provoked
-by a real chain made here).
+Used by the tests (every finding code is provoked by a real chain made here), by the lab (its CAs and host
+certificates) and by the benchmarks. It is test support, not lab code, because the unit tests ship in the
+Galaxy artifact and the lab does not.
 """
 
 from __future__ import annotations
