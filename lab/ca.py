@@ -52,7 +52,7 @@ REVOCATION_REASONS = (
     "privilege_withdrawn",
 )
 RESPONDER_FILE, INDEX_FILE = "responder.json", "issued.json"
-# The responder's address: 127.214-253.x.y, away from the fleet's 127.64-213.0.0/16 ranges (lab/fleet.py).
+# The responder's address: 127.214-253.x.y, away from the fleet's 127.64-213.0.0/16 ranges (lab/folder.py).
 RESPONDER_PORT = 8080
 RESPONDER_OCTETS = range(214, 254)
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from lab import certinfo, fleet, iis, scenarios
+from lab import certinfo, folder, iis, scenarios
 from lab.ca import REVOCATION_REASONS, LabCA, responder_address_free
 from lab.state import NO_FAULTS, HostState, host_names
 
@@ -124,7 +124,7 @@ def _start_acme(lab_dir: Path, config: dict, timeout: float) -> str:
                 _stop(lab_dir, acme_service.PID)
                 return f"Pebble and BIND did not answer in {timeout}s, see {lab_dir / 'lab.log'}"
             time.sleep(0.1)
-    fleet.write_inventory(lab_dir, config)
+    folder.write_inventory(lab_dir, config)
     return ""
 
 
@@ -140,7 +140,7 @@ def up(args) -> int:
             return 1
         print(f"lab: already up in {lab_dir}")
         return 0
-    config = fleet.prepare(lab_dir, args.hosts, args.scenario, args.command_delay)
+    config = folder.prepare(lab_dir, args.hosts, args.scenario, args.command_delay)
     # Before the fleet: every public certificate the hosts serve names this responder.
     problem = _start_responder(lab_dir, args.timeout)
     if problem:
@@ -247,7 +247,7 @@ def cert(args) -> int:
     ca = LabCA(lab_dir)
     ca.ensure()
     names = args.names or (
-        fleet.public_names(json.loads((lab_dir / "lab.json").read_text()))
+        folder.public_names(json.loads((lab_dir / "lab.json").read_text()))
         if (lab_dir / "lab.json").exists()
         else [f"mfa01.{scenarios.PUBLIC_DOMAIN}"]
     )
@@ -262,7 +262,7 @@ def cert(args) -> int:
         leaf = ca.leaf("public", names)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fleet.write_pfx(out, leaf, chain, include_key=kind != "no-key")
+    folder.write_pfx(out, leaf, chain, include_key=kind != "no-key")
     print(
         json.dumps(
             {"path": str(out), "password_file": f"{out}.pass", "thumbprint": leaf.sha1, "names": names}

@@ -52,13 +52,13 @@ def _handlers() -> dict:
         iis_binding_certificate,
         iis_tls_info,
         mfa_server_info,
-        setup,
         win_ping,
+        windows_facts,
     )
 
     return {
         "ansible.windows.win_ping": (win_ping.run, win_ping.SPEC),
-        "ansible.windows.setup": (setup.run, setup.SPEC),
+        "ansible.windows.setup": (windows_facts.run, windows_facts.SPEC),
         "mfa_server.tls.host_tls_info": (host_tls_info.run, None),
         "mfa_server.tls.iis_tls_info": (iis_tls_info.run, None),
         "mfa_server.tls.mfa_server_info": (mfa_server_info.run, None),

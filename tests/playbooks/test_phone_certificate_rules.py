@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lab import fleet
+from lab import folder
 from lab.ca import LabCA
 from tests.support import pki
 
@@ -32,13 +32,13 @@ def _snapshot(lab: Lab) -> dict:
 def _public_pfx(lab: Lab, name: str, days: int) -> tuple[Path, str]:
     """A PFX from the lab's public CA for every host's public name, valid for `days` days, without SCTs."""
     ca = LabCA(lab.dir)
-    names = fleet.public_names(json.loads((lab.dir / "lab.json").read_text()))
+    names = folder.public_names(json.loads((lab.dir / "lab.json").read_text()))
     start = pki.now() - DAY
     leaf = ca.leaf(
         "public", names, not_before=start, not_after=start + days * DAY - dt.timedelta(seconds=1), ct_logs=()
     )
     path = lab.dir / f"{name}.pfx"
-    return path, fleet.write_pfx(path, leaf, ca.chain("public"))
+    return path, folder.write_pfx(path, leaf, ca.chain("public"))
 
 
 @pytest.mark.parametrize(
