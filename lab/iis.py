@@ -14,7 +14,7 @@ _COLLECTIONS = Path(__file__).resolve().parent.parent / ".cache" / "collections"
 if _COLLECTIONS.is_dir() and str(_COLLECTIONS) not in sys.path:
     sys.path.append(str(_COLLECTIONS))
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings  # noqa: E402
+from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings, routing  # noqa: E402
 from ansible_collections.mfa_server.tls.plugins.module_utils.iis_bindings import (  # noqa: E402
     IIS_APP_ID,
     BindingError,
@@ -101,8 +101,9 @@ def bound_certificate(data: dict, binding: dict) -> tuple[str, str]:
 
 
 def select_entry(data: dict, port: int, sni: str | None, local_ip: str) -> dict | None:
-    """The HTTP.sys entry that answers a TLS connection to (local_ip, port) with SNI `sni`."""
-    return iis_bindings.serving_entry(data["http_sys"], port, sni, local_ip)
+    """The HTTP.sys entry that answers a TLS connection to (local_ip, port) with SNI `sni`: the controller's rule
+    (routing.serving_entry, which is iis_bindings.serving_entry)."""
+    return routing.serving_entry(data["http_sys"], port, sni, local_ip)
 
 
 def refuses_legacy_tls(entry: dict | None) -> bool:
@@ -120,25 +121,16 @@ def site_for(
     protocol: str = "https",
     started_only: bool = False,
 ) -> dict | None:
-    """The site IIS routes a request to: exact host header first, then the IP, then the catch-all.
+    """The site IIS routes a request to: exact host header first, then the IP, then the catch-all, by the rule
+    the controller judges with (plugins/module_utils/routing.py `route`).
     `started_only`: a stopped site's bindings take no request (the HTTP listener asks for that)."""
-    host_header = host_header.split(":")[0].lower() if host_header and not host_header.startswith("[") else ""
-    best, best_rank = None, -1
-    for site, binding in https_bindings(data, protocol):
-        if started_only and (site.get("state") or "").lower() != "started":
-            continue
-        try:
-            ip, b_port, host = parse_binding(binding["binding_information"])
-        except BindingError:
-            continue
-        if b_port != port or (ip not in ("*", local_ip)):
-            continue
-        if host and host.lower() != host_header:
-            continue
-        rank = (2 if host else 0) + (1 if ip != "*" else 0)
-        if rank > best_rank:
-            best, best_rank = site, rank
-    return best
+    table = [
+        (site, binding["binding_information"])
+        for site, binding in https_bindings(data, protocol)
+        if not started_only or (site.get("state") or "").lower() == "started"
+    ]
+    landed = routing.route(table, port, routing.request_host(host_header), local_ip)
+    return landed[0] if landed else None
 
 
 def https_ports(data: dict) -> list[int]:

@@ -149,24 +149,8 @@ def _tls_problem(data: dict, port: int, name: str, address: str) -> str | None:
 
 def http_site_for(data: dict, port: int, host_header: str, local_ip: str) -> dict | None:
     """The site IIS routes an http request to: the binding with that host name, then one without, a
-    specific address before `*` (as lab.iis.site_for does for https)."""
-    best, best_rank = None, -1
-    for site in sorted(data["sites"], key=lambda s: s["id"]):
-        for binding in site["bindings"]:
-            if binding["protocol"].lower() != "http":
-                continue
-            try:
-                ip, binding_port, host = iis.parse_binding(binding["binding_information"])
-            except iis.BindingError:
-                continue
-            if binding_port != port or (ip != "*" and not _same_ip(ip, local_ip)):
-                continue
-            if host and host.lower() != host_header.lower():
-                continue
-            rank = (2 if host else 0) + (1 if ip != "*" else 0)
-            if rank > best_rank:
-                best, best_rank = site, rank
-    return best
+    specific address before `*` (lab.iis.site_for, the rule of plugins/module_utils/routing.py)."""
+    return iis.site_for(data, port, host_header, local_ip, protocol="http")
 
 
 def _serves_sdk(data: dict, site: dict, path: str) -> bool:

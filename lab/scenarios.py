@@ -13,10 +13,14 @@ Every MFA host has the Web Service SDK next to the two components, which call it
 https://<public name>/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx with an account the SDK accepts. The `sdk-*`
 scenarios are the seed host with that path broken one way each (localhost, IP, http to another host, a name
 the certificate does not cover, wrong password, SDK cut off from the MFA service); `mobile-vdir-old-name`
-keeps the Mobile App Web Service under its PhoneFactor-era virtual directory.
+keeps the Mobile App Web Service under its PhoneFactor-era virtual directory; `mobile-app-without-https` (MFA
+7.3) has it in a site bound only to http, every HTTPS endpoint of the host being compliant.
 `divergent`: the seed host plus the divergences between IIS and HTTP.sys that real servers show (a hidden
 ipport entry overriding the wildcard, a binding without an entry, <customMetadata> 5506/5511, an entry owned
 by another program, an IPv6 binding without brackets).
+`sdk-catch-all`: the Web Service SDK alone on the catch-all `*:443:`, called by an internal name its own
+certificate names, next to an SNI binding for the public name on the same port; `mfa8-leftover-mobile-app`:
+MFA 8.0 whose Mobile App Web Service application lost its PfPaWs.asmx (404 before and after a change).
 A FILE scenario is JSON:
   {"base": "seed"|"traps",
    "hosts":  {"<name>"|"*": {<state keys to override; mappings merge, other values replace>}},
@@ -454,6 +458,81 @@ def mobile_vdir_old_name(index: int, ca: LabCA, state: HostState) -> dict:
     return data
 
 
+def mobile_app_without_https(index: int, ca: LabCA, state: HostState) -> dict:
+    """MFA Server 7.3 whose Mobile App Web Service sits in a site of its own bound only to http (port 8080),
+    while the User Portal and the Web Service SDK on Default Web Site serve a publicly trusted certificate:
+    every HTTPS endpoint passes, yet phones cannot activate (windows-model.md 9.7)."""
+    data = _compliant_host(index, ca, state)
+    data["mfa"] = _mfa("7.3.0.3", sdk_url=sdk_url_of(identity(index)["public_name"]))
+    site = "MFA Mobile App"
+    data["sites"].append(
+        {
+            "id": 2,
+            "name": site,
+            "state": "Started",
+            "physical_path": "C:\\inetpub\\mfamobile",
+            "bindings": [_http("*:8080:")],
+        }
+    )
+    for component in data["mfa"]["components"]:
+        if component["component"] == "mobile_app_web_service":
+            component["site"] = site
+    return data
+
+
+SDK_INTERNAL_NAME = f"mfa-sdk.{DOMAIN}"
+
+
+def sdk_catch_all(index: int, ca: LabCA, state: HostState) -> dict:
+    """The Web Service SDK in a site of its own, bound to the catch-all `*:443:` with an internal CA's
+    certificate for mfa-sdk.<domain>: the name both SDK clients call it by (the host resolves it to itself), as
+    the SDK's setup asks (a server name its certificate names, windows-model.md 11.1 and 11.2). The User Portal
+    and the Mobile App Web Service sit in Default Web Site behind an SNI binding for the public name on the same
+    port, so the public name never reaches the catch-all (3.1, 3.7)."""
+    data = seed(index, ca, state)
+    ident = identity(index)
+    public, portal_certificate = ident["public_name"], data["stores"]["My"][0]["thumbprint"]
+    internal = ca.leaf("private", [SDK_INTERNAL_NAME])
+    data["stores"]["My"].append(store_entry(state, internal, friendly="MFA SDK internal"))
+    data["sites"] = [
+        {
+            "id": 1,
+            "name": "Default Web Site",
+            "state": "Started",
+            "physical_path": IIS_ROOT,
+            "bindings": [_http(), _binding(f"*:443:{public}", flags=1)],
+        },
+        {
+            "id": 2,
+            "name": "MFA SDK",
+            "state": "Started",
+            "physical_path": "C:\\inetpub\\mfasdk",
+            "bindings": [_binding("*:443:")],
+        },
+    ]
+    data["http_sys"] = [
+        iis.new_entry(f"hostnameport={public}:443", portal_certificate),
+        _sslcert("ipport=0.0.0.0:443", internal),
+    ]
+    for component in data["mfa"]["components"]:
+        if component["component"] == "web_service_sdk":
+            component["site"] = "MFA SDK"
+    data["host"]["dns"] = {SDK_INTERNAL_NAME: ident["ip"]}
+    return _set_sdk_client(data, sdk_url=sdk_url_of(SDK_INTERNAL_NAME))
+
+
+def mfa8_leftover_mobile_app(index: int, ca: LabCA, state: HostState) -> dict:
+    """MFA Server 8.0, which no longer needs the Mobile App Web Service for activation (windows-model.md 9.5),
+    with the service's IIS application left behind without its PfPaWs.asmx: that path answers 404 before a
+    certificate change and after it (9.2)."""
+    data = seed(index, ca, state)
+    data["mfa"]["version"] = "8.0.3.1"
+    for component in data["mfa"]["components"]:
+        if component["component"] == "mobile_app_web_service":
+            component["marker_file_present"] = False
+    return data
+
+
 SCENARIOS = {
     "seed": seed,
     "traps": traps,
@@ -465,6 +544,9 @@ SCENARIOS = {
     "sdk-credentials": sdk_credentials,
     "sdk-service-down": sdk_service_down,
     "mobile-vdir-old-name": mobile_vdir_old_name,
+    "sdk-catch-all": sdk_catch_all,
+    "mfa8-leftover-mobile-app": mfa8_leftover_mobile_app,
+    "mobile-app-without-https": mobile_app_without_https,
 }
 
 

@@ -11,7 +11,7 @@ module execution, no further WinRM round trip.
 
 from __future__ import annotations
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import option_specs
+from ansible_collections.mfa_server.tls.plugins.module_utils import option_specs, scope
 from ansible_collections.mfa_server.tls.plugins.module_utils.host_review import review_host
 from ansible_collections.mfa_server.tls.plugins.module_utils.mfa_checks import (
     ConsoleUrlError,
@@ -45,12 +45,14 @@ ARGUMENT_SPEC = {
     "plan": {"type": "dict", "options": PLAN_OPTIONS},
     # The compliance role fails a host in this task rather than in a second one on every host.
     **option_specs.VERDICT,
+    # What the verdict counts (scope, include, exclude, waivers, fail_when_not_applicable); see scope.
+    **scope.SCOPE_OPTIONS,
 }
 
 
 class ActionModule(ControllerAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
-    INPUT_ERRORS = (ProbeInputError, PlanError, ConsoleUrlError)
+    INPUT_ERRORS = (ProbeInputError, PlanError, ConsoleUrlError, scope.ScopeError)
 
     def act(self, args: dict, task_vars: dict) -> dict:
         settings = settings_from(args)
@@ -62,6 +64,8 @@ class ActionModule(ControllerAction):
             ) from error
         if args["mobile_app_web_service_url"]:  # a wrong URL fails before the host is asked
             parse_console_url(args["mobile_app_web_service_url"])
+        host = task_vars.get("inventory_hostname")
+        scope_settings = scope.settings_from(args, host)  # a bad waiver fails before the host is asked too
         module = "mfa_server.tls.host_tls_info"
         answer = self._execute_module(
             module_name=module, module_args={"sites": args["sites"]}, task_vars=task_vars
@@ -75,6 +79,7 @@ class ActionModule(ControllerAction):
             probe_addresses,
             settings,
             MfaOptions(args["check_sdk_connection"], args["mobile_app_web_service_url"]),
+            scope_settings,
         )
         result = {"changed": False, "compliant": review["compliant"], "ansible_facts": {"mfa_tls": review}}
         warnings = list(answer.get("warnings") or [])
@@ -86,10 +91,33 @@ class ActionModule(ControllerAction):
                 "diff": planned["plan"]["diff"],
             }
             warnings += planned["warnings"]
+            warnings += [
+                f"Not fixed by a certificate change: {f['where']}: {f['message']}"
+                for f in review["mfa_findings"]
+                if f["code"] == "MFA_COMPONENT_WITHOUT_HTTPS"
+            ]
+        failing = args["fail_when_noncompliant"] and not review["compliant"]
+        if review.get("not_applicable"):
+            # Said on every run (a warning is the one line the default output always shows), so that a host of
+            # the group without MFA Server is never passed over in silence; a failure says it once, below.
+            result["msg"] = _not_applicable_line(host, review, result.get("plan"))
+            if not failing:
+                warnings.append(result["msg"])
         if warnings:
             result["warnings"] = warnings
-        if args["fail_when_noncompliant"] and not review["compliant"]:
-            host = task_vars.get("inventory_hostname")
+        if failing:
             # A failed task's facts are not set; its registered result still holds them for fleet_report.
             result |= {"failed": True, "msg": f"{host} is not compliant: {'; '.join(review['problems'])}"}
         return result
+
+
+def _not_applicable_line(host: str | None, review: dict, plan: dict | None) -> str:
+    if plan is None:
+        what = "its bindings are reported, none of them counts"
+        if review["compliant"]:
+            what += " (mfa_tls_fail_when_not_applicable: true makes this a failure)"
+    elif plan["bindings"]:
+        what = "only the bindings named in mfa_tls_bindings change"
+    else:
+        what = "remediation changes nothing on it"
+    return f"{host}: {review['not_applicable']}; {what}."

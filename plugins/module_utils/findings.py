@@ -103,6 +103,19 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         "Point the Mobile App Web Service URL in the MFA Server console at the virtual directory that exists "
         "(the upgrade from PhoneFactor renamed it), or restore the old name.",
     ),
+    # What the scope adds (module_utils/scope.py): a component phones need without HTTPS, a waiver past its date.
+    "MFA_COMPONENT_WITHOUT_HTTPS": (
+        ERROR,
+        "Add an HTTPS binding to the site of the Mobile App Web Service (IIS Manager, site, Bindings, Add, https), "
+        "then run the remediate playbook to give it a publicly trusted certificate. If a proxy terminates HTTPS in "
+        "front of it (SSL_REQUIRED false), probe the public URL with tls_probe and exclude the site "
+        "(mfa_tls_exclude).",
+    ),
+    "WAIVER_EXPIRED": (
+        ERROR,
+        "Fix the endpoint (the other findings say how), or, if the exception still stands, give its waiver in "
+        "mfa_tls_waivers a later 'until' and say why in its 'reason'.",
+    ),
     "UNREACHABLE": (
         ERROR,
         "Check that the address and port are right, the site is started, and no firewall blocks the path.",

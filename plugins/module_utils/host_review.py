@@ -17,6 +17,8 @@ from ansible_collections.mfa_server.tls.plugins.module_utils import (
     certificates,
     iis_bindings,
     mfa_checks,
+    routing,
+    scope,
     tls_client,
 )
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import evaluate_chain
@@ -45,6 +47,14 @@ class Endpoint:
     http_sys_key: str
     http_sys_status: str
     served_by: str  # the entry that serves a binding with no entry of its own (iis_bindings.fallback_entry)
+    # How it is reached (routing.Reach): who calls it by `public_name`; False when no known name reaches it, so
+    # the probe sends none; the address the binding names; the entry serving that connection; and whether that
+    # name and address reach this binding and no other.
+    reached_by: tuple[dict, ...] = ()
+    send_name: bool = True
+    address: str | None = None
+    entry: str = ""
+    alone: bool = True
 
     @property
     def url(self) -> str:
@@ -53,10 +63,15 @@ class Endpoint:
 
 
 def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
-    """One endpoint per HTTPS binding and MFA component it serves (one for a binding serving none).
+    """One endpoint per HTTPS binding, name that reaches it and MFA component it serves (one for a binding
+    serving none), judged and probed by that name.
 
-    A binding with a host name is reached by that name; a binding without one by `public_name`.
+    The names are those that really reach the binding (routing.reaches): a host binding's host name; for a
+    binding without one, `public_name` unless a host binding on the same port takes it, and the SDK URL of
+    the MFA configuration where IIS routes it (that name only for the Web Service SDK). A binding no known
+    name reaches is judged for `public_name` and probed without a name, as a client reaching it by address.
     """
+    reached = routing.reaches(iis, mfa, public_name)
     components_by_binding: dict[tuple[str, str], list[dict]] = {}
     for component in mfa.get("components") or []:
         for binding in component.get("https_bindings") or []:
@@ -67,6 +82,8 @@ def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
             if binding.get("http_sys_status") == "unreadable":
                 continue  # no address or port to reach it by: reported among the host's divergences
             key = (site["name"], binding["binding_information"])
+            if key not in reached:
+                continue  # a binding information no request can match: nothing reaches it
             served = components_by_binding.get(key) or [None]
             thumbprint = (binding.get("certificate_hash") or "").upper()
             store_name = binding.get("certificate_store_name") or ""
@@ -80,16 +97,17 @@ def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
             if fallback:  # what HTTP.sys really serves it with
                 thumbprint = (fallback.get("certificate_hash") or "").upper()
                 store_name = iis_bindings.store_display_name(fallback.get("certificate_store_name"))
-            for component in served:
+            for reach, component in _by_name(key, binding, reached[key], served, iis, mfa):
                 path = "/"
                 if component is not None:
                     path = component["virtual_path"].rstrip("/") + COMPONENT_PATHS[component["component"]]
+                kind = component["component"] if component else None
                 result.append(
                     Endpoint(
                         site=site["name"],
                         binding_information=binding["binding_information"],
                         port=int(binding["port"]),
-                        public_name=binding.get("host") or public_name,
+                        public_name=reach.name or public_name,
                         path=path,
                         component=component["component"] if component else None,
                         thumbprint=thumbprint,
@@ -98,9 +116,28 @@ def endpoints(iis: dict, mfa: dict, public_name: str) -> list[Endpoint]:
                         http_sys_key=binding.get("http_sys_key") or "",
                         http_sys_status=binding.get("http_sys_status") or "",
                         served_by=fallback["key"] if fallback else "",
+                        reached_by=tuple(c.as_dict(reach.name) for c in reach.callers_of(kind)),
+                        send_name=reach.name is not None,
+                        address=reach.address,
+                        entry=reach.entry,
+                        alone=reach.alone,
                     )
                 )
     return result
+
+
+def _by_name(
+    key: tuple[str, str], binding: dict, reaches: list[routing.Reach], served: list, iis: dict, mfa: dict
+) -> list[tuple[routing.Reach, dict | None]]:
+    """(reach, component) for each name and each component one of its callers calls: the SDK URL's name only
+    for the Web Service SDK. None of them: the binding as a client without a name reaches it."""
+    pairs = [
+        (reach, component)
+        for reach in reaches
+        for component in served
+        if reach.callers_of(component["component"] if component else None)
+    ]
+    return pairs or [(routing.unnamed(key, binding, iis, mfa), component) for component in served]
 
 
 def sent_chain_der(certificate: dict) -> list[bytes]:
@@ -122,9 +159,11 @@ def review_host(
     probe_addresses: dict[int, str],
     settings: ProbeSettings,
     mfa_options: mfa_checks.MfaOptions | None = None,
+    scope_settings: scope.ScopeSettings | None = None,
 ) -> dict:
     """The structured verdict for one host (the `mfa_tls` fact). The MFA Server's own checks (retirement,
-    SDK URL, SDK connection test, console URL) are host-level findings in `mfa_findings` (mfa_checks)."""
+    SDK URL, SDK connection test, console URL) are host-level findings in `mfa_findings` (mfa_checks). What
+    counts towards `compliant` and `problems` is the scope's to say (scope.apply)."""
     by_thumbprint = {
         (c["thumbprint"].upper(), iis_bindings.store_display_name(c.get("store_name"))): c
         for c in iis.get("certificates") or []
@@ -140,7 +179,10 @@ def review_host(
         )
         # The root of a site that serves no MFA component may well answer 404: only the TLS side counts.
         target = tls_client.parse_target(
-            endpoint.url, probe_addresses.get(endpoint.port), check_http_status=endpoint.component is not None
+            endpoint.url,
+            _probe_address(endpoint, probe_addresses),
+            check_http_status=endpoint.component is not None,
+            send_name=endpoint.send_name,
         )
         phone = probe_one(target, settings)
         codes = sorted({f["code"] for f in server_findings + phone["findings"]})
@@ -155,6 +197,14 @@ def review_host(
                 "url": endpoint.url,
                 "public_name": endpoint.public_name,
                 "address": phone["address"],
+                # Who calls it by that name (routing): empty when no known name reaches it.
+                "reached_by": list(endpoint.reached_by),
+                "routing": {
+                    "name": endpoint.public_name if endpoint.send_name else None,
+                    "address": endpoint.address,
+                    "http_sys_entry": endpoint.entry,
+                    "alone": endpoint.alone,
+                },
                 "certificate": _certificate_summary(endpoint, certificate),
                 "server_side": {
                     "compliant": not any(f["severity"] == ERROR for f in server_findings),
@@ -169,18 +219,9 @@ def review_host(
     mfa_findings = mfa_checks.host_findings(
         iis, mfa, reviewed, probe_addresses, mfa_options or mfa_checks.MfaOptions(), settings.timeout
     )
-    host_errors += [f for f in mfa_findings if f["severity"] == ERROR]
-    return {
+    review = {
         "computer_name": iis.get("computer_name"),
-        "compliant": all(e["compliant"] for e in reviewed) and not host_errors,
         "endpoints": reviewed,
-        # One line per endpoint that is not compliant, for messages (templating them costs per host).
-        "problems": [
-            f"{e['url']} ({e['site']} {e['binding_information']}): {', '.join(e['codes'])}"
-            for e in reviewed
-            if not e["compliant"]
-        ]
-        + [f"{d['where']}: {d['code']}" for d in host_errors],
         "mfa_server": _mfa_summary(mfa),
         "mfa_findings": mfa_findings,
         "http_sys_divergence": [{k: v for k, v in d.items() if k != "binding_reviewed"} for d in divergence],
@@ -190,6 +231,9 @@ def review_host(
             for entry in iis.get("http_sys") or []
         ],
     }
+    # The scope marks each endpoint in or out and waived, and sets `compliant` and `problems` (one line per
+    # endpoint or host error that counts, for messages: templating them costs per host).
+    return scope.apply(review, mfa, scope_settings or scope.ScopeSettings(), host_errors)
 
 
 def http_sys_divergence(iis: dict) -> list[dict]:
@@ -350,7 +394,20 @@ def _certificate_summary(endpoint: Endpoint, certificate: dict | None) -> dict:
         "subject": certificate.get("subject"),
         "issuer": certificate.get("issuer"),
         "not_after": certificate.get("not_after"),
+        # Whether it names a caller's name today (remediation_plan: a change must not take that from it).
+        "dns_names": list(certificate.get("san_dns_names") or []),
     }
+
+
+def _probe_address(endpoint: Endpoint, probe_addresses: dict[int, str]) -> str | None:
+    """Where the probe connects: the address given for the port, else the address the binding names, else
+    (None) where the URL's host resolves."""
+    if endpoint.port in probe_addresses:
+        return probe_addresses[endpoint.port]
+    if endpoint.address:
+        host = f"[{endpoint.address}]" if ":" in endpoint.address else endpoint.address
+        return f"{host}:{endpoint.port}"
+    return None
 
 
 def _mfa_summary(mfa: dict) -> dict:

@@ -18,7 +18,7 @@ Sources (docs/windows-model.md section 11, field notes section 2):
   Web Service URL" left on the other name answers 404. The console keeps that URL in its own database, which
   no module reads: the administrator gives it (`mobile_app_web_service_url`).
 
-Where an SDK URL lands is judged with the same rules the lab and the modules use (iis_bindings): the
+Where an SDK URL lands is judged with the same rules the lab and the modules use (routing): the
 certificate of the HTTP.sys entry that serves the connection (SNI entry, else IP entry, else wildcard), and
 the IIS binding the request is routed to (exact host name on that IP:port, else the blank-host binding).
 """
@@ -26,7 +26,6 @@ the IIS binding the request is routed to (exact host name on that IP:port, else 
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import re
 import socket
 import ssl
@@ -34,7 +33,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, iis_bindings
+from ansible_collections.mfa_server.tls.plugins.module_utils import certificates, iis_bindings, routing
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import finding
 
 SDK_PATH = "/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx"
@@ -55,6 +54,11 @@ RENAMED = {
 MAX_ANSWER = 64 * 1024  # an answer larger than this is cut: the verdict needs its first element only
 QUOTE_LENGTH = 200
 USER_AGENT = "mfa_server.tls-mfa-check/1.0"
+
+# Where a request lands: one rule, shared with host_review and the lab (routing).
+route = routing.route
+sdk_clients = routing.sdk_clients
+_accepts, _plain_ip, _routing_table = routing.accepts, routing.plain_ip, routing.routing_table
 
 
 class ConsoleUrlError(ValueError):
@@ -123,21 +127,6 @@ def retired(mfa: dict) -> dict:
 
 
 # ---- the SDK URL ----------------------------------------------------------------------------------------
-
-
-def sdk_clients(mfa: dict) -> list[dict]:
-    """The components that call the Web Service SDK: the Mobile App Web Service always, the User Portal when
-    its USE_WEB_SERVICE_SDK is true. A component whose web.config gives no SDK URL is not judged here."""
-    result = []
-    for component in mfa.get("components") or []:
-        config = component.get("web_config") or {}
-        uses_sdk = component.get("component") == "mobile_app_web_service" or (
-            component.get("component") == "user_portal"
-            and str(config.get("use_web_service_sdk") or "").strip().lower() == "true"
-        )
-        if uses_sdk and config.get("sdk_url"):
-            result.append(component)
-    return result
 
 
 def sdk_url_findings(component: dict, iis: dict, mfa: dict) -> list[dict]:
@@ -254,58 +243,6 @@ def _certificate_problems(entry: dict, host: str, iis: dict) -> list[str]:
         f"the certificate {thumbprint} bound there ({entry['key']}) names {', '.join(names) or 'no DNS name'}, "
         f"not {host}"
     ]
-
-
-def _routing_table(iis: dict, mfa: dict) -> list[tuple[str, str]]:
-    """(site, binding information) of every HTTPS binding known: the IIS facts (which the `sites` option may
-    narrow) and the bindings of the MFA components' sites (which it does not)."""
-    table = [
-        (site["name"], binding.get("binding_information") or "")
-        for site in iis.get("sites") or []
-        for binding in site.get("bindings") or []
-        if binding.get("http_sys_status") != "unreadable"
-    ]
-    for component in mfa.get("components") or []:
-        table += [(component.get("site") or "", info) for info in component.get("https_bindings") or []]
-    return list(dict.fromkeys(table))
-
-
-def route(table: list[tuple[str, str]], port: int, host: str, address: str) -> tuple[str, str] | None:
-    """(site, binding information) IIS routes an HTTPS request for `host` arriving on `address`:`port` to:
-    a binding with that exact host name on that address (or all addresses), else one without a host name;
-    a specific address wins over `*` (docs/windows-model.md 3.7)."""
-    best, best_rank = None, -1
-    for site, info in table:
-        if not _accepts(info, port, host, address):
-            continue
-        ip, _binding_port, binding_host = iis_bindings.parse_binding_information(info)
-        rank = (2 if binding_host else 0) + (1 if ip != "*" else 0)
-        if rank > best_rank:
-            best, best_rank = (site, info), rank
-    return best
-
-
-def _accepts(info: str, port: int, host: str, address: str) -> bool:
-    """Whether a binding takes a request for `host` arriving on `address`:`port`."""
-    try:
-        ip, binding_port, binding_host = iis_bindings.parse_binding_information(info)
-    except iis_bindings.BindingError:
-        return False
-    if binding_port != port or (binding_host and binding_host.lower() != host.lower()):
-        return False
-    return ip == "*" or _same_ip(ip, address)
-
-
-def _same_ip(a: str, b: str) -> bool:
-    try:
-        return ipaddress.ip_address(_plain_ip(a)) == ipaddress.ip_address(_plain_ip(b))
-    except ValueError:
-        return False
-
-
-def _plain_ip(address: str) -> str:
-    """An address without brackets or an IPv6 zone (`fe80::1%12`), as HTTP.sys keys hold it."""
-    return address.strip("[]").split("%", 1)[0]
 
 
 def _under(path: str, component: dict) -> bool:

@@ -48,6 +48,16 @@ _TARGETS = {
             "url": {"type": "str", "required": True},
             "address": {"type": "str"},
             "check_http_status": {"type": "bool", "default": True},
+            "send_name": {"type": "bool", "default": True},
+        },
+    },
+    # Each target's finding codes before a change, in the order of targets: verification by regression.
+    "baseline": {
+        "type": "list",
+        "elements": "dict",
+        "options": {
+            "url": {"type": "str"},
+            "codes": {"type": "list", "elements": "str", "default": []},
         },
     },
 }

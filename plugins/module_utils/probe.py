@@ -14,6 +14,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils import (
     option_specs,
     tls_client,
     trust_store,
+    verification,
 )
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import (
     Policy,
@@ -48,19 +49,41 @@ class ProbeSettings:
 def run_probe(params: dict) -> dict:
     """The tls_probe module's work, from its validated parameters to its result."""
     settings = settings_from(params)
+    baseline = params.get("baseline")
     try:
         targets = [
-            tls_client.parse_target(t["url"], t.get("address"), t["check_http_status"])
+            tls_client.parse_target(
+                t["url"], t.get("address"), t["check_http_status"], t.get("send_name") is not False
+            )
             for t in params["targets"]
         ]
-    except tls_client.TargetError as error:
+        if baseline is not None:
+            verification.check_baseline(baseline, [t.url for t in targets])
+    except (tls_client.TargetError, verification.BaselineError) as error:
         raise ProbeInputError(str(error)) from error
     results = probe_all(targets, settings)
     result = {"changed": False, "compliant": all(r["compliant"] for r in results), "results": results}
+    if baseline is not None:
+        return result | _against_baseline(results, baseline, params.get("fail_when_noncompliant"))
     if params.get("fail_when_noncompliant") and not result["compliant"]:
         # The verdict itself fails the task: no second task on every host only to assert it.
         result |= {"failed": True, "msg": noncompliant_message(results)}
     return result
+
+
+def _against_baseline(results: list[dict], baseline: list[dict], fail: bool | None) -> dict:
+    """Each result judged against its target's codes before a change (verification.regression): the task
+    fails on a regression, and what remains as it was is a warning."""
+    for result, before in zip(results, baseline, strict=True):
+        result["regression"] = verification.regression(result, before.get("codes") or [])
+    regressed = any(r["regression"]["regressed"] for r in results)
+    answer: dict = {"regressed": regressed}
+    warnings = verification.remaining_warnings(results)
+    if warnings:
+        answer["warnings"] = warnings
+    if fail and regressed:
+        answer |= {"failed": True, "msg": verification.regression_message(results)}
+    return answer
 
 
 def noncompliant_message(results: list[dict]) -> str:

@@ -3,22 +3,31 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Which bindings a remediation changes, from a host's review (see host_review).
 
-By default: the bindings that serve MFA components and are not compliant, and every other binding
-that uses one of their certificates (win-acme updated only the first of several sites sharing a
-certificate). Narrowed by site names, or replaced by an explicit list of bindings.
+By default: the bindings of the review's scope (scope.remediation_selection: with mfa_tls_scope `mfa`, the
+bindings that serve MFA components and every binding that uses one of their certificates) that fail, and
+every in-scope binding using the certificate of a failing MFA binding (win-acme updated only the first of
+several sites sharing a certificate); waived and out-of-scope bindings are not chosen. Narrowed by site names,
+or replaced by an explicit list of bindings.
 
 A binding is left alone, with the reason, when changing it would break or be impossible: it takes its
-certificate from the Central Certificate Store; the new certificate does not name its public name; or it
-shares its HTTP.sys entry with a binding that is not changed (one entry serves one certificate, so one
-cannot change without the other: the "IP binding shared by several sites" trap). For an explicit
-binding each of these is an error instead, reported before anything changes.
+certificate from the Central Certificate Store; the new certificate does not name a name that really reaches
+it (routing: its host name or the public name, or a name the MFA configuration calls it by that its current
+certificate names: "the Mobile App Web Service calls it as https://mfa-sdk.corp.local/..."); no name the new
+certificate names reaches it alone, so the change could not be verified; or it shares its HTTP.sys entry
+with a binding that is not changed (one entry serves one certificate, so one cannot change without the
+other: the "IP binding shared by several sites" trap). For an explicit binding each of these is an error
+instead, reported before anything changes.
+
+Each changed binding is verified through the names and addresses that reach it and no other binding, each
+with its phone verdict before the change (`verify_baseline`), which the verification compares against
+(verification.regression).
 """
 
 from __future__ import annotations
 
 import re
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings
+from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings, routing, scope
 from ansible_collections.mfa_server.tls.plugins.module_utils.certificates import dns_name_matches
 
 
@@ -105,6 +114,9 @@ def plan_change(
 
     left_alone: list[dict] = []
 
+    def covers(name: str) -> bool:
+        return _covers(subject_alt_names, name)
+
     def leave(key: tuple[str, str], reason: str) -> None:
         if explicit:
             raise PlanError(
@@ -117,9 +129,9 @@ def plan_change(
         first = endpoints[0]
         if key not in candidates or first["certificate"]["thumbprint"] == new_thumbprint:
             continue
-        uncovered = sorted(
-            {e["public_name"] for e in endpoints if not _covers(subject_alt_names, e["public_name"])}
-        )
+        # The names that really reach it (routing): those its callers would lose, and those a verification may use.
+        left_out = routing.names_left_out(endpoints, covers)
+        verifiable = routing.verification_endpoints(endpoints, covers)
         codes = {f["code"] for e in endpoints for f in e.get("server_side", {}).get("findings") or []}
         if first["ccs"]:
             leave(key, "it takes its certificate from the Central Certificate Store")
@@ -131,14 +143,20 @@ def plan_change(
             )
         elif "FOREIGN_APP_ID" in codes:
             leave(key, f"its HTTP.sys entry {first.get('http_sys_key')} is owned by another program, not IIS")
-        elif uncovered:
-            leave(key, f"the new certificate does not name {', '.join(uncovered)}")
+        elif left_out:
+            leave(key, "; ".join(left_out))
+        elif not verifiable:
+            leave(
+                key,
+                "no name the new certificate names reaches it alone (every one lands on another binding or "
+                "another HTTP.sys entry), so a change could not be verified",
+            )
         else:
             selected.append(key)
     selected = _whole_http_sys_entries(by_binding, selected, new_thumbprint, leave)
 
     planned = [(key, by_binding[key][0]["certificate"]) for key in selected]
-    verify = [e for key in selected for e in by_binding[key]]
+    verify = [e for key in selected for e in routing.verification_endpoints(by_binding[key], covers)]
     planned_keys = list(dict.fromkeys(by_binding[key][0]["http_sys_key"] for key in selected))
     entries = review.get("http_sys_entries") or []
     return {
@@ -146,8 +164,19 @@ def plan_change(
             {"site": site, "binding_information": information} for (site, information), _endpoint in planned
         ],
         "left_alone": left_alone,
+        # Each through a name and address that reach its binding alone (routing), as the review probed it.
         "verify_targets": [
-            {"url": e["url"], "address": e["address"], "check_http_status": e["component"] is not None}
+            {
+                "url": e["url"],
+                "address": e["address"],
+                "check_http_status": e["component"] is not None,
+                "send_name": (e.get("routing") or {}).get("name", e["public_name"]) is not None,
+            }
+            for e in verify
+        ],
+        # Each target's phone verdict before the change: verification by regression (tls_probe `baseline`).
+        "verify_baseline": [
+            {"url": e["url"], "codes": sorted({f["code"] for f in e.get("phone", {}).get("findings") or []})}
             for e in verify
         ],
         # What each verify target served before: after a rollback it must serve it again.
@@ -169,17 +198,9 @@ def _endpoints_by_binding(review: dict) -> dict[tuple[str, str], list[dict]]:
 
 
 def _default_selection(by_binding: dict) -> set[tuple[str, str]]:
-    mfa = {
-        key
-        for key, endpoints in by_binding.items()
-        if any(e["component"] and not e["compliant"] for e in endpoints)
-    }
-    bad_certificates = {by_binding[key][0]["certificate"]["thumbprint"] for key in mfa} - {""}
-    return mfa | {
-        key
-        for key, endpoints in by_binding.items()
-        if endpoints[0]["certificate"]["thumbprint"] in bad_certificates
-    }
+    # The scope's own set (mfa_tls_scope, include/exclude, waivers), so that what compliance fails is what
+    # remediation changes.
+    return scope.remediation_selection(by_binding)
 
 
 def _covers(subject_alt_names: list[str] | None, public_name: str) -> bool:

@@ -199,7 +199,10 @@ class HostView:
     @property
     def counts(self) -> dict[str, int]:
         result = dict.fromkeys(("failing", "passing", "waived", "out_of_scope", "not_applicable"), 0)
+        endpoints = any(item.kind == "endpoint" for item in self.items)
         for item in self.items:
+            if endpoints and item.kind == "host" and item.status == NOT_APPLICABLE:
+                continue  # the host's own verdict beside its endpoints: they are what is counted
             key = {
                 WARNING: "passing",
                 PASSING: "passing",
@@ -274,17 +277,12 @@ def _host_view(host: dict, now: dt.datetime) -> HostView:
                 )
             )
             return HostView(name, FAILING, absent, items, reported_at)
-        if not host.get("endpoints"):
-            items.append(
-                Item(
-                    host=name,
-                    status=NOT_APPLICABLE,
-                    verdict=absent,
-                    kind="host",
-                    group="applicable",
-                    note=absent,
-                )
+        # Its own verdict: a row, a card and a (skipped) JUnit case, also beside the endpoints IIS has.
+        items.append(
+            Item(
+                host=name, status=NOT_APPLICABLE, verdict=absent, kind="host", group="applicable", note=absent
             )
+        )
         return HostView(name, NOT_APPLICABLE, absent, items, reported_at)
     if any(item.status in FAILED for item in items):
         return HostView(name, FAILING, "", items, reported_at)

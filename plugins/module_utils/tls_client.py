@@ -37,6 +37,9 @@ class Target:
     connect_host: str
     connect_port: int
     check_http_status: bool = True  # False: the path means nothing, a 404 is not a finding
+    # False: a client that reaches the server by its address (no SNI, the address as Host header), for a binding
+    # no name reaches; the chain is still judged for `host` (routing.unnamed).
+    send_name: bool = True
 
     @property
     def address(self) -> str:
@@ -58,7 +61,9 @@ class Handshake:
     error: str | None = None  # why no handshake happened at all
 
 
-def parse_target(url: str, address: str | None = None, check_http_status: bool = True) -> Target:
+def parse_target(
+    url: str, address: str | None = None, check_http_status: bool = True, send_name: bool = True
+) -> Target:
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme != "https" or not parsed.hostname:
         raise TargetError(
@@ -81,6 +86,7 @@ def parse_target(url: str, address: str | None = None, check_http_status: bool =
         connect_host=connect_host,
         connect_port=connect_port,
         check_http_status=check_http_status,
+        send_name=send_name,
     )
 
 
@@ -330,10 +336,11 @@ class HelloCheck:
         self._context = context
         self._timeout = timeout
         self._addresses = addresses or resolve(target)
+        # Connecting does not wait here: the TCP handshake runs while OpenSSL writes the ClientHello, and while
+        # the caller does something else.
+        self._sock: socket.socket | None = _start_connect(self._addresses[0])
         self._hello = _client_hello(context, _server_name(target))
         self._sent = False
-        # Connecting does not wait here: the TCP handshake runs while the caller does something else.
-        self._sock: socket.socket | None = _start_connect(self._addresses[0])
         if send_now:
             self.send()
 
@@ -408,7 +415,10 @@ def resolve(target: Target) -> list:
 def _start_connect(address: tuple) -> socket.socket | None:
     """A socket whose TCP connection to `address` (a getaddrinfo entry) is under way, None when it failed at once."""
     family, kind, proto, _name, sockaddr = address
-    sock = socket.socket(family, kind, proto)
+    try:
+        sock = socket.socket(family, kind, proto)
+    except OSError:  # e.g. an IPv6 address where IPv6 is off
+        return None
     sock.setblocking(False)
     if sock.connect_ex(sockaddr) in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
         return sock
@@ -449,12 +459,13 @@ def _receive(raw: socket.socket, size: int) -> bytes:
 
 
 def _server_name(target: Target) -> str | None:
-    return target.host if _is_dns_name(target.host) else None
+    return target.host if target.send_name and _is_dns_name(target.host) else None
 
 
 def _request(tls: ssl.SSLSocket, target: Target, result: Handshake) -> None:
     """One GET on the TLS connection already open; only the status line is read."""
-    host_header = f"[{target.host}]" if ":" in target.host else target.host
+    named = target.host if target.send_name else target.connect_host
+    host_header = f"[{named}]" if ":" in named else named
     if target.connect_port != 443:
         host_header += f":{target.connect_port}"
     request = (

@@ -15,8 +15,12 @@ description:
     default, the bindings serving MFA web components that are not compliant, and every other binding
     that uses one of their certificates. Bindings that already carry the new certificate are not changed.
   - A selected binding is left as it is, with a warning giving the reason, when it takes its certificate
-    from the Central Certificate Store, when the new certificate does not name its public name, or when it
-    shares its HTTP.sys entry with a binding that stays as it is.
+    from the Central Certificate Store, when the new certificate does not name a name that really reaches it
+    (its host name, the public name unless another binding on the port takes it, or a name the MFA
+    configuration calls it by, such as the Web Service SDK URL in web.config, that its current certificate
+    names; the warning says who calls it by which URL), when no name the new certificate names reaches it
+    alone (so the change could not be verified), or when it shares its HTTP.sys entry with a binding that
+    stays as it is.
   - Fails before anything changes when a named site or binding does not exist, or when an explicitly
     named binding cannot be changed for one of the reasons above.
   - Returns what M(mfa_server.tls.iis_binding_certificate) needs, the endpoints to verify afterwards, and
@@ -81,6 +85,30 @@ verify_targets:
     check_http_status:
       description: Whether an HTTP 404 counts (false for a binding that serves no MFA component).
       type: bool
+      returned: always
+    send_name:
+      description:
+        - Whether the probe sends the URL's host; false for a binding no known name reaches, probed as a
+          client reaching it by address (see the C(send_name) target option of M(mfa_server.tls.tls_probe)).
+        - Every target reaches its binding and no other binding.
+      type: bool
+      returned: always
+verify_baseline:
+  description:
+    - For each of RV(verify_targets), in the same order, its URL and the finding codes of its phone verdict before
+      the change, for the C(baseline) option of M(mfa_server.tls.tls_probe) (verification by regression).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    url:
+      description: The target's URL.
+      type: str
+      returned: always
+    codes:
+      description: Its finding codes before the change.
+      type: list
+      elements: str
       returned: always
 left_alone:
   description: Selected bindings left as they are, each with C(site), C(binding_information) and C(reason).

@@ -62,7 +62,51 @@ options:
         with the same options, and return it as RV(plan); the task then reports C(changed) when the plan
         changes a binding, and the plan's diff. The remediate role uses it to spend one task on every host
         instead of two.
+      - The plan's default selection is the failing bindings of the scope below (O(scope), O(include),
+        O(exclude), O(waivers)), so that what the verdict fails is what remediation changes.
     type: dict
+  scope:
+    description:
+      - What RV(ansible_facts.mfa_tls.compliant) counts. V(mfa), the endpoints that serve an MFA web component
+        and every binding that uses the same certificate as one of them (what remediation changes). V(all),
+        every HTTPS binding.
+      - An endpoint out of scope is still reviewed and returned, with C(scope=out) and C(scope_reason), and never
+        counts.
+    type: str
+    choices: [mfa, all]
+    default: mfa
+  include:
+    description:
+      - Sites (names) or bindings (C({site, binding}), C(binding) the binding information) brought into the
+        scope. A text is split at commas and line breaks and each name trimmed.
+    type: list
+    elements: raw
+    default: []
+  exclude:
+    description:
+      - Sites or bindings, written as for O(include), out of the scope whatever else says; excluding a site
+        also drops V(MFA_COMPONENT_WITHOUT_HTTPS) for a Mobile App Web Service there.
+    type: list
+    elements: raw
+    default: []
+  waivers:
+    description:
+      - Accepted exceptions, each C({host, site, binding, codes, reason, until}); C(site), C(reason) and
+        C(until) (YYYY-MM-DD, the last day it holds) are required. C(host) is an inventory host name (every
+        host when absent), C(binding) narrows it to one binding, C(codes) to those error codes.
+      - An in-scope endpoint that fails, and whose errors a waiver that holds covers, does not count; past its
+        date it counts again with the error finding V(WAIVER_EXPIRED), which names the reason.
+      - A waiver without a reason, a valid date, or with an unknown code fails the task before the host is
+        asked, naming the entry.
+    type: list
+    elements: dict
+    default: []
+  fail_when_not_applicable:
+    description:
+      - On a host without MFA Server RV(ansible_facts.mfa_tls.not_applicable) is set and the host is compliant;
+        true makes it not compliant.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - mfa_server.tls.windows.sites
   - mfa_server.tls.trust
@@ -105,9 +149,13 @@ EXAMPLES = r"""
 
 RETURN = r"""
 compliant:
-  description: Whether every endpoint of the host is compliant.
+  description: Whether the host is compliant (RV(ansible_facts.mfa_tls.compliant)).
   returned: success
   type: bool
+msg:
+  description: On a host without MFA Server, the line that says so (also given as a warning unless the task fails).
+  returned: when RV(ansible_facts.mfa_tls.not_applicable) is set
+  type: str
 plan:
   description:
     - With O(plan), what M(mfa_server.tls.remediation_plan) returns for it (bindings, left_alone,
@@ -129,11 +177,25 @@ ansible_facts:
           type: str
           returned: always
         compliant:
-          description: Whether every endpoint is compliant.
+          description:
+            - Whether no endpoint in scope fails unwaived and no host error of the scope (an MFA finding of severity
+              error, a binding that cannot be mapped) is found.
+            - On a host without MFA Server, true unless O(fail_when_not_applicable).
           type: bool
           returned: always
+        not_applicable:
+          description: 'Why the host has nothing to judge: V(not applicable: MFA Server is not installed).'
+          type: str
+          returned: on a host without MFA Server
         endpoints:
-          description: One entry per HTTPS binding and MFA component it serves.
+          description:
+            - One entry per HTTPS binding, name that really reaches it and MFA component it serves. IIS routes a
+              request to the binding whose host name is the Host header, else to the one without a host name on
+              that address and port, and HTTP.sys serves the SNI name's entry, else the address's, else the
+              wildcard; so a binding without a host name is judged by the public name only when no other binding
+              on its port takes it, and by the name of each SDK URL of the MFA configuration routed to it (for the
+              Web Service SDK only). A binding no known name reaches is judged for the public name and probed
+              without a name, as a client reaching it by address.
           type: list
           elements: dict
           returned: always
@@ -159,12 +221,28 @@ ansible_facts:
               type: str
               returned: always
             public_name:
-              description: The host name of the URL.
+              description: The host name of the URL, the name the endpoint is judged for.
               type: str
               returned: always
             address:
               description: Where the probe connected.
               type: str
+              returned: always
+            reached_by:
+              description:
+                - Who calls the endpoint by its name, each with C(name), C(who) (V(phones), V(clients of its host
+                  name), V(the Mobile App Web Service), V(the User Portal)), C(kind) (V(public), V(host_name),
+                  V(configuration)), and for a caller of the configuration its C(url) and the web.config C(setting).
+                - Empty when no known name reaches the binding.
+              type: list
+              elements: dict
+              returned: always
+            routing:
+              description:
+                - How the probe reached it, C(name) (null when it sent none), the C(address) the binding names (null
+                  for C(*)), the C(http_sys_entry) that serves that connection, and C(alone), whether that name and
+                  address reach this binding and no other (what a verification after a change needs).
+              type: dict
               returned: always
             certificate:
               description: The bound certificate (thumbprint, store_name, subject, issuer, not_after).
@@ -183,13 +261,27 @@ ansible_facts:
               type: bool
               returned: always
             codes:
-              description: Every finding code of both views, sorted.
+              description: Every finding code of both views, sorted (and V(WAIVER_EXPIRED) for an expired waiver).
               type: list
               elements: str
               returned: always
+            scope:
+              description: V(in) when the endpoint counts towards the host's verdict (O(scope)), else V(out).
+              type: str
+              returned: always
+            scope_reason:
+              description: Why the endpoint is out of scope.
+              type: str
+              returned: when RV(ansible_facts.mfa_tls.endpoints[].scope) is V(out)
+            waiver:
+              description:
+                - The waiver of O(waivers) for an in-scope endpoint, C(reason), C(until), C(codes) when it lists
+                  some, and C(expired=true) when it is past its date and the endpoint fails.
+              type: dict
+              returned: when a waiver names the endpoint's binding
         problems:
           description:
-            - One line per endpoint that is not compliant, with its URL, binding and finding codes, then one
+            - One line per endpoint in scope that fails unwaived, with its URL, binding and finding codes, then one
               per host-level divergence of severity error (a binding that cannot be mapped to HTTP.sys), then
               one per error of RV(ansible_facts.mfa_tls.mfa_findings).
           type: list
@@ -213,6 +305,8 @@ ansible_facts:
               certificate that does not name its host or on a binding that does not serve the SDK.
             - V(SDK_CONNECTION_FAILED) with O(check_sdk_connection); V(COMPONENT_URL_NOT_FOUND),
               V(HTTP_NOT_FOUND) or V(UNREACHABLE) with O(mobile_app_web_service_url).
+            - V(MFA_COMPONENT_WITHOUT_HTTPS) when a Mobile App Web Service that phones need (MFA Server before 8.0,
+              or of an unknown version) has no HTTPS binding, whatever the other endpoints say.
           type: list
           elements: dict
           returned: always

@@ -23,12 +23,14 @@ description:
     HTTP.sys part ways (V(NO_HTTP_SYS_ENTRY), V(OVERRIDDEN_BY_HIDDEN_ENTRY), V(BINDING_UNREADABLE),
     V(ORPHANED_HTTP_SYS_ENTRY), V(SERVED_BY_FALLBACK_ENTRY), V(FOREIGN_APP_ID), V(LEGACY_METADATA)) and the MFA Server
     checks of the host review (V(MFA_SERVER_RETIRED), V(SDK_URL_UNSAFE), V(SDK_CONNECTION_FAILED),
-    V(COMPONENT_URL_NOT_FOUND)); a probe never reports them.
+    V(COMPONENT_URL_NOT_FOUND), V(MFA_COMPONENT_WITHOUT_HTTPS)) and its scope (V(WAIVER_EXPIRED)); a probe never
+    reports them.
   - "Finding codes: V(PRIVATE_CA), V(SELF_SIGNED), V(INCOMPLETE_CHAIN), V(HOSTNAME_MISMATCH), V(EXPIRED),
     V(NOT_YET_VALID), V(WEAK_SIGNATURE), V(WEAK_KEY), V(NO_SERVER_AUTH), V(LEGACY_TLS_ONLY), V(UNREACHABLE),
     V(HTTP_NOT_FOUND), V(UNTRUSTED), V(CERTIFICATE_MISSING), V(NO_HTTP_SYS_ENTRY), V(OVERRIDDEN_BY_HIDDEN_ENTRY),
     V(BINDING_UNREADABLE), V(VALIDITY_TOO_LONG), V(CT_MISSING), V(NO_FORWARD_SECRECY), V(REVOKED), V(SDK_URL_UNSAFE),
-    V(SDK_CONNECTION_FAILED), V(COMPONENT_URL_NOT_FOUND) (errors); V(EXPIRING_SOON), V(ORPHANED_HTTP_SYS_ENTRY),
+    V(SDK_CONNECTION_FAILED), V(COMPONENT_URL_NOT_FOUND), V(MFA_COMPONENT_WITHOUT_HTTPS), V(WAIVER_EXPIRED) (errors);
+    V(EXPIRING_SOON), V(ORPHANED_HTTP_SYS_ENTRY),
     V(SERVED_BY_FALLBACK_ENTRY), V(FOREIGN_APP_ID), V(LEGACY_METADATA), V(LEGACY_TLS_ENABLED), V(MFA_SERVER_RETIRED) (warning);
     V(CHAIN_ORDER), V(ROOT_SENT), V(REVOCATION_UNKNOWN) (info)."
 author:
@@ -59,6 +61,36 @@ options:
             nothing (the root of a site that serves no MFA component); the status is still recorded.
         type: bool
         default: true
+      send_name:
+        description:
+          - Send the URL's host as SNI and in the Host header. V(false) connects as a client that reaches the
+            server by its address does (no SNI, the address connected to as the Host header), while the chain is
+            still judged for the URL's host.
+          - For an IIS binding without a host name that no known name reaches (another binding on the port takes
+            the public name), only so does the probe land on that binding; M(mfa_server.tls.tls_facts) sets it.
+        type: bool
+        default: true
+  baseline:
+    description:
+      - The finding codes each target had before a change, one entry per target in the order of O(targets)
+        (M(mfa_server.tls.remediation_plan) returns them as C(verify_baseline)). With it, each result is judged
+        against its past (RV(results[].regression)), RV(regressed) says whether the change made any target worse,
+        and O(fail_when_noncompliant) fails the task on a regression instead of on every error.
+      - A regression is a certificate finding left (V(PRIVATE_CA), V(INCOMPLETE_CHAIN), V(HOSTNAME_MISMATCH) ...),
+        an error finding the target did not have before, or no certificate sent at all. An error finding it had
+        before that no certificate causes (V(HTTP_NOT_FOUND) on a component that answered 404 before) is not;
+        it is returned as remaining and shown as a warning.
+    type: list
+    elements: dict
+    suboptions:
+      url:
+        description: The target's URL, to check that the entries are in the order of O(targets).
+        type: str
+      codes:
+        description: The finding codes the target had before.
+        type: list
+        elements: str
+        default: []
   intermediates_pem:
     description:
       - Intermediate certificates as PEM text, used like O(extra_intermediates).
@@ -122,6 +154,11 @@ RETURN = r"""
 compliant:
   description: Whether every target is compliant (no finding of severity error).
   returned: always
+  type: bool
+  sample: false
+regressed:
+  description: Whether any target is worse than its O(baseline) (see RV(results[].regression)).
+  returned: when O(baseline) is given
   type: bool
   sample: false
 results:
@@ -264,6 +301,40 @@ results:
           type: str
           returned: always
           sample: Replace the certificate with one issued by a publicly trusted CA.
+    regression:
+      description: The result compared with the target's codes in O(baseline).
+      type: dict
+      returned: when O(baseline) is given
+      contains:
+        codes_before:
+          description: The codes of the baseline.
+          type: list
+          elements: str
+          returned: always
+          sample: [HTTP_NOT_FOUND, PRIVATE_CA]
+        certificate_findings:
+          description: The certificate error findings left; each is a regression.
+          type: list
+          elements: str
+          returned: always
+          sample: []
+        introduced:
+          description: Error findings no certificate causes that the target did not have before; each is a regression.
+          type: list
+          elements: str
+          returned: always
+          sample: []
+        remaining:
+          description: Error findings no certificate causes that the target already had; not a regression.
+          type: list
+          elements: str
+          returned: always
+          sample: [HTTP_NOT_FOUND]
+        regressed:
+          description: Whether this target is worse (a certificate or an introduced finding, or no certificate sent).
+          type: bool
+          returned: always
+          sample: false
 """
 
 import traceback

@@ -280,7 +280,10 @@ def test_a_host_without_mfa_server_has_its_own_verdict_and_can_be_made_a_failure
         "compliant: false means the administrator made it a failure"
     )
     with_bindings["compliant"] = True
-    assert _statuses(with_bindings) == ("not applicable", [("not applicable", absent)])
+    # IIS's endpoint, and the host's own verdict beside it (a row and a skipped JUnit case); one counted.
+    assert _statuses(with_bindings) == ("not applicable", [("not applicable", absent)] * 2)
+    (view,) = reports.host_views([{"host": "mfa03", **with_bindings}], NOW)
+    assert view.counts["not_applicable"] == 1
 
 
 def test_an_unreachable_host_is_an_error_in_junit_and_a_row(tmp_path):

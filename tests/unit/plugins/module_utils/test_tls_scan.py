@@ -12,6 +12,7 @@ import ssl
 import struct
 import subprocess
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 
@@ -292,3 +293,34 @@ def test_a_deferred_check_connects_at_once_and_sends_its_hello_when_told():
             threading.Event().wait(0.01)
         assert server["hello"][:1] == b"\x16"
         assert check.answer() == ("TLSv1.1", True)
+
+
+@contextlib.contextmanager
+def silent_listener() -> Iterator[str]:
+    """An address on 127.0.0.1 whose SYNs go unanswered, as a host that is down or filtered: a listener whose
+    accept queue (backlog 0) is already full, so Linux drops every further SYN. Yields host:port."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    fillers = []
+    try:
+        for _index in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            filler.connect_ex(listener.getsockname())
+            fillers.append(filler)
+        threading.Event().wait(0.1)
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def test_a_silent_host_costs_one_timeout_not_one_per_connection():
+    """The legacy check's connection is made with the phone's, not before it: when neither is answered, the probe
+    gives up after one timeout."""
+    with silent_listener() as address:
+        started = time.monotonic()
+        shake = tls_client.handshake(_target(address), 0.5)
+        elapsed = time.monotonic() - started
+    assert shake.error == f"no TCP connection to {address}: timed out"
+    assert 0.45 <= elapsed < 0.9
