@@ -170,13 +170,17 @@ def _tree_cpu(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
-        total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        for task in os.listdir(f"/proc/{pid}/task"):
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except (OSError, IndexError):
+        return None
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for task in tasks:
+        try:  # a thread may end while it is read
             with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as handle:
                 children = [int(child) for child in handle.read().split()]
-            total += sum(_tree_cpu(child) or 0.0 for child in children)
-    except (OSError, ValueError, IndexError):
-        return None
+        except OSError:
+            continue
+        total += sum(_tree_cpu(child) or 0.0 for child in children)
     return total
 
 

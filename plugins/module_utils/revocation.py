@@ -393,16 +393,12 @@ def freshness_problem(this_update: dt.datetime, next_update: dt.datetime | None,
 
 
 class HttpClient:
-    """GET (CRLs) and POST (OCSP requests) with everything bounded: size, and time by one deadline for the
-    whole exchange, not per socket operation as urllib's timeout is.
+    """GET (CRLs) and POST (OCSP requests) through http.client, with everything bounded: size, and time by one
+    deadline for the whole exchange, not per socket operation as urllib's timeout is.
 
     Connections stay open per origin (HTTP/1.1 keep-alive) and are shared by the threads of a run, as a
     browser keeps them to an OCSP responder: checking many certificates of one CA costs as many TCP connections
-    as requests were in flight at once. Plain http without a proxy, where public CAs publish OCSP responders and
-    CRLs (the CA/Browser Forum Baseline Requirements, 7.1.2.7.7 and 7.1.2.11.2, ask for http URLs), is spoken
-    here with just the framing an answer can have (Content-Length, chunked, or up to the close): through
-    http.client, which parses every answer's headers with the email package, an exchange costs about three times
-    the CPU. https and proxies (from the environment, as for urllib) go through http.client."""
+    as requests were in flight at once. Proxies come from the environment, as for urllib."""
 
     def __init__(self) -> None:
         self._idle: dict[tuple, list] = {}  # route -> connections kept alive and not in use
@@ -429,7 +425,7 @@ class HttpClient:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise Unavailable("only http and https URLs are fetched")
         route, target = self._route(parts, url)
-        exchange = self._plain if route[0] == "http" and route[3] is None else self._library
+        exchange = self._library
         try:
             connection = self._take(route)
             if connection is not None:
@@ -441,6 +437,8 @@ class HttpClient:
             return exchange(connection, route, target, deadline, timeout, limit, body)
         except TimeoutError as error:
             raise Unavailable(f"no answer within the revocation timeout of {timeout:g} s") from error
+        except http.client.BadStatusLine as error:
+            raise Unavailable("the answer is not HTTP") from error
         except (_Stale, OSError, http.client.HTTPException) as error:
             raise Unavailable(f"unreachable ({error or type(error).__name__})") from error
 
@@ -452,49 +450,6 @@ class HttpClient:
     def _keep(self, route: tuple, connection) -> None:
         with self._lock:
             self._idle.setdefault(route, []).append(connection)
-
-    def _plain(
-        self,
-        sock: socket.socket,
-        route: tuple,
-        target: str,
-        deadline: float,
-        timeout: float,
-        limit: int,
-        body: bytes | None,
-    ) -> tuple[int, str, str | None, bytes]:
-        _scheme, host, port, _proxy = route
-        host_header = f"[{host}]" if ":" in host else host
-        if port not in (None, 80):
-            host_header += f":{port}"
-        if body is None:
-            head = f"GET {target} HTTP/1.1\r\nHost: {host_header}\r\n\r\n"
-        else:
-            head = (
-                f"POST {target} HTTP/1.1\r\nHost: {host_header}\r\nContent-Type: {CONTENT_OCSP_REQUEST}\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n"
-            )
-        answer = _Answer(sock, deadline, timeout)
-        try:
-            try:
-                sock.settimeout(_remaining(deadline, timeout))
-                sock.sendall(head.encode("ascii") + (body or b""))
-                status, reason, headers, version = answer.head()
-            except (_Closed, ConnectionResetError, BrokenPipeError) as error:
-                if answer.received:
-                    raise
-                raise _Stale("the connection closed before any answer") from error
-            data, framed = answer.body(status, headers, limit)
-        except BaseException:
-            sock.close()
-            raise
-        connection = headers.get("connection", "").lower()
-        # HTTP/1.1 keeps the connection open unless told otherwise, HTTP/1.0 only when told to.
-        if framed and ((version == "HTTP/1.1" and "close" not in connection) or "keep-alive" in connection):
-            self._keep(route, sock)
-        else:
-            sock.close()
-        return status, reason, headers.get("location"), data
 
     def _library(
         self,
@@ -546,12 +501,12 @@ class HttpClient:
 
     @staticmethod
     def _connect(route: tuple, parts: urllib.parse.SplitResult, deadline: float):
-        """A socket for plain http without a proxy, an http.client connection otherwise."""
+        """An http.client connection to the origin, or to the proxy for it."""
         scheme, host, port, proxy = route
         remaining = max(deadline - time.monotonic(), 0.001)
         if proxy is None:
             if scheme == "http":
-                return socket.create_connection((host, port or 80), timeout=remaining)
+                return http.client.HTTPConnection(host, port, timeout=remaining)
             return http.client.HTTPSConnection(host, port, timeout=remaining)
         via = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
         if scheme == "https":
@@ -563,122 +518,6 @@ class HttpClient:
 
 class _Stale(Exception):
     """The connection ended without a complete answer (on a kept-alive one: the server had closed it)."""
-
-
-class _Closed(Exception):
-    """The server closed the connection."""
-
-
-class _Answer:
-    """One HTTP/1.1 answer read off a socket (RFC 9112 framing), every read bounded by the exchange's deadline."""
-
-    def __init__(self, sock: socket.socket, deadline: float, timeout: float) -> None:
-        self._sock = sock
-        self._deadline = deadline
-        self._timeout = timeout
-        self._buffer = bytearray()
-        self.received = False  # any byte of the answer
-
-    def head(self) -> tuple[int, str, dict[str, str], str]:
-        """(status, reason, headers by lower-case name, HTTP version) of the final answer (1xx skipped)."""
-        while True:
-            version, _space, rest = self._line().decode("latin-1").partition(" ")
-            code, _space, reason = rest.partition(" ")
-            if not version.startswith("HTTP/") or len(code) != 3 or not code.isdigit():
-                raise Unavailable("the answer is not HTTP")
-            headers = self._headers()
-            if not 100 <= int(code) < 200:
-                return int(code), reason.strip(), headers, version
-
-    def body(self, status: int, headers: dict[str, str], limit: int) -> tuple[bytes, bool]:
-        """(the body, whether it was framed so that the connection can take another request)."""
-        if status in (204, 304):  # never a body (RFC 9112 6.3)
-            return b"", True
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            return self._chunked(limit), True
-        declared = headers.get("content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                raise Unavailable("the answer is not HTTP (Content-Length)")
-            size = int(declared)
-            if size > limit:
-                raise Unavailable(f"the answer is larger than {limit} bytes")
-            return self._exactly(size), True
-        return self._until_close(limit), False
-
-    def _headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
-        for _index in range(MAX_HEAD_LINES):
-            line = self._line().decode("latin-1")
-            if not line:
-                return headers
-            name, _colon, value = line.partition(":")
-            name = name.strip().lower()
-            headers[name] = f"{headers[name]}, {value.strip()}" if name in headers else value.strip()
-        raise Unavailable(f"the answer has more than {MAX_HEAD_LINES} header lines")
-
-    def _chunked(self, limit: int) -> bytes:
-        data = bytearray()
-        while True:
-            size_field = self._line().split(b";", 1)[0].strip()
-            try:
-                size = int(size_field, 16)
-            except ValueError as error:
-                raise Unavailable("the answer is not HTTP (chunk size)") from error
-            if size == 0:
-                while self._line():  # trailer fields, up to the empty line
-                    pass
-                return bytes(data)
-            if len(data) + size > limit:
-                raise Unavailable(f"the answer is larger than {limit} bytes")
-            data += self._exactly(size)
-            if self._line():
-                raise Unavailable("the answer is not HTTP (chunk end)")
-
-    def _until_close(self, limit: int) -> bytes:
-        while len(self._buffer) <= limit:
-            try:
-                self._fill()
-            except _Closed:
-                return bytes(self._buffer)
-        raise Unavailable(f"the answer is larger than {limit} bytes")
-
-    def _line(self) -> bytes:
-        """The next line without its end: CRLF, or a bare LF, which RFC 9112 2.2 lets a recipient accept."""
-        start = 0
-        while (end := self._buffer.find(b"\n", start)) < 0:
-            if len(self._buffer) > MAX_HEAD_LINE:
-                raise Unavailable(f"the answer has a line longer than {MAX_HEAD_LINE} bytes")
-            start = len(self._buffer)
-            self._fill_or_fail()
-        line = bytes(self._buffer[:end])
-        del self._buffer[: end + 1]
-        return line[:-1] if line.endswith(b"\r") else line
-
-    def _exactly(self, size: int) -> bytes:
-        while len(self._buffer) < size:
-            self._fill_or_fail()
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
-    def _fill_or_fail(self) -> None:
-        try:
-            self._fill()
-        except _Closed as error:
-            if self.received:
-                raise Unavailable(
-                    "unreachable (the connection closed in the middle of the answer)"
-                ) from error
-            raise
-
-    def _fill(self) -> None:
-        self._sock.settimeout(_remaining(self._deadline, self._timeout))
-        chunk = self._sock.recv(65536)
-        if not chunk:
-            raise _Closed()
-        self.received = True
-        self._buffer += chunk
 
 
 def _read(
@@ -697,6 +536,8 @@ def _read(
         sock.settimeout(_remaining(deadline, timeout))
         chunk = response.read1(65536)
         if not chunk:
+            if response.length:  # fewer bytes than Content-Length said: a cut answer is no answer
+                raise Unavailable("unreachable (the connection closed in the middle of the answer)")
             return bytes(data)
         data += chunk
         if len(data) > limit:

@@ -123,7 +123,7 @@ def test_every_framing_of_an_answer_is_read(answer, expected):
             b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello",
             "unreachable (the connection closed in the middle of the answer)",
         ),
-        (b"", "unreachable (the connection closed before any answer)"),
+        (b"", "unreachable (Remote end closed connection without response)"),
     ],
     ids=[
         "status",
@@ -150,10 +150,9 @@ def test_an_ocsp_request_is_posted_with_its_type_and_length_and_a_get_follows_re
         assert fetch(server["url"] + "crl/old.crl", client=client) == b"ok"
     posted, got, followed = server["requests"]
     assert posted.startswith(b"POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1:")
-    assert (
-        b"\r\nContent-Type: application/ocsp-request\r\nContent-Length: 5\r\n\r\n\x30\x03\x02\x01\x00"
-        in posted
-    )
+    head, _sep, body = posted.partition(b"\r\n\r\n")
+    assert b"\r\nContent-Type: application/ocsp-request" in head and b"\r\nContent-Length: 5" in head
+    assert body == b"\x30\x03\x02\x01\x00"
     assert got.startswith(b"GET /crl/old.crl HTTP/1.1\r\n")
     assert followed.startswith(b"GET /crl/next.crl HTTP/1.1\r\n")
     assert server["connections"] == 1, "one kept-alive connection for all three"
