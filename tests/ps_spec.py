@@ -141,7 +141,7 @@ _REQUIRES = re.compile(
 @dataclass(frozen=True)
 class Requirement:
     kind: str  # "CSharpUtil" or "PowerShell"
-    name: str  # as written, e.g. ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
+    name: str  # as written, e.g. ansible_collections.mfa_server.tls.plugins.module_utils._IisBinding
     optional: bool
 
     @property

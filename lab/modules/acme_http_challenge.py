@@ -1,4 +1,4 @@
-"""mfa_server.tls.acme_http_challenge: the .ps1 with its C# util (AcmeHttpChallenge.cs), on the lab's files.
+"""mfa_server.tls.acme_http_challenge: the .ps1 with its C# util (_AcmeHttpChallenge.cs), on the lab's files.
 
 The rules are the shared ones (plugins/module_utils/acme_http.py, the same vectors as the C#); what this file
 adds is what the .ps1 reads from IIS and the file work, done on the host's file model (lab.iis_files):

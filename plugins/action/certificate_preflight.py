@@ -21,7 +21,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.probe import (
     revocation_from,
     trust_from,
 )
-from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import (
+from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action import (
     ActionFailure,
     ControllerAction,
 )
@@ -92,8 +92,7 @@ class ActionModule(ControllerAction):
             revocation=revocation_from(args),
         )
         if problems:
-            message = f"The certificate {facts['subject']} in {path} is not fit to serve {', '.join(names)}: "
-            return facts | {"failed": True, "msg": message + " ".join(problems), "problems": problems}
+            return refusal(facts, path, names, problems)
         if args["return_content"]:
             facts["pfx_base64"] = base64.b64encode(data).decode("ascii")
         return facts | {"changed": False}
@@ -125,6 +124,19 @@ class ActionModule(ControllerAction):
         """Each inventory host's mfa_tls_public_name (the name phones use), else the host's own name."""
         hostvars = task_vars.get("hostvars") or {}
         return [str((hostvars.get(host) or {}).get("mfa_tls_public_name") or host) for host in hosts]
+
+
+def refusal(facts: dict, path: str, names: list[str], problems: list[str]) -> dict:
+    """The failed result for an unfit certificate, as people read it: the message is one line that names the
+    certificate and the codes (Ansible prints it twice, as the error and in the result), and each problem is
+    one line of `problems`, printed once, in the result shown indented. Nothing else of the certificate is
+    returned: its description holds the intermediates' PEM, which would be printed with the failure."""
+    codes = list(dict.fromkeys(problem.split(":", 1)[0] for problem in problems))
+    message = (
+        f"The certificate {facts['subject']} ({facts['thumbprint']}) in {path} is not fit to serve "
+        f"{', '.join(names)}: {', '.join(codes)}. Nothing was changed; each problem is listed under 'problems'."
+    )
+    return {"failed": True, "msg": message, "problems": problems, "_ansible_verbose_always": True}
 
 
 def _given(value: str | None) -> bool:

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import reports
-from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import (
+from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action import (
     ActionFailure,
     ControllerAction,
 )

@@ -10,7 +10,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan im
     PlanError,
     plan_from_options,
 )
-from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import ControllerAction
+from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {"review": {"type": "dict", "required": True}, **PLAN_OPTIONS}
 

@@ -24,7 +24,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan im
     PlanError,
     plan_from_options,
 )
-from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import (
+from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action import (
     ActionFailure,
     ControllerAction,
 )
@@ -85,11 +85,9 @@ class ActionModule(ControllerAction):
         warnings = list(answer.get("warnings") or [])
         if args["plan"] is not None:
             planned = plan_from_options(review, args["plan"])
-            result |= {
-                "plan": planned["plan"],
-                "changed": planned["changed"],
-                "diff": planned["plan"]["diff"],
-            }
+            # A plan changes nothing: `changed` stays false (the recap counts what the import and the bind
+            # change), and its diff is shown by the task that stands in for the bind in check mode.
+            result["plan"] = planned["plan"]
             warnings += planned["warnings"]
             warnings += [
                 f"Not fixed by a certificate change: {f['where']}: {f['message']}"

@@ -11,7 +11,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.probe import (
     ProbeInputError,
     run_probe,
 )
-from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import ControllerAction
+from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action import ControllerAction
 
 
 class ActionModule(ControllerAction):

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """ACME HTTP-01 through IIS: the rules of mfa_server.tls.acme_http_challenge, on the Python side.
 
-The Windows module applies the same rules in C# (plugins/module_utils/AcmeHttpChallenge.cs, `AcmeHttp`); both
+The Windows module applies the same rules in C# (plugins/module_utils/_AcmeHttpChallenge.cs, `AcmeHttp`); both
 are checked against one set of vectors (tests/vectors/acme_http_rules.json). The lab's emulation of the module
 uses this file. Sources: docs/windows-model.md section 12, field notes section 8.
 

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """IIS HTTPS bindings and the HTTP.sys entries that serve them: the rules the controller and the lab share.
 
-The Windows side applies the same rules in C# (plugins/module_utils/HttpSysSsl.cs, `WindowsRules`); both
+The Windows side applies the same rules in C# (plugins/module_utils/_HttpSysSsl.cs, `WindowsRules`); both
 are checked against one set of vectors (tests/vectors/windows_rules.json). Sources: docs/windows-model.md.
 
 - applicationHost.config holds no certificate: a binding is `protocol`, `bindingInformation` (IP:port:host,

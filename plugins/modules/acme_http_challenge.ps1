@@ -5,12 +5,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
-#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.AcmeHttpChallenge
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
+#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils._AcmeHttpChallenge
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._IisBinding
 
 # Places (state=present) and removes (state=absent) ACME HTTP-01 tokens in the physical path of every IIS site
 # that answers http://<name>:<port>/, with a web.config beside them that lets IIS's static file handler serve
-# files without an extension. The rules, the plans and the file work are AcmeHttpChallenge.cs
+# files without an extension. The rules, the plans and the file work are _AcmeHttpChallenge.cs
 # ([MfaServerTls.AcmeHttp], run under Mono by tests/windows); this script reads IIS through
 # Microsoft.Web.Administration and reports. Every check runs for every name before anything is written.
 

@@ -5,8 +5,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisTlsReport
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.MfaServerReport
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._IisTlsReport
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._MfaServerReport
 
 # Read-only. What mfa_server.tls.iis_tls_info and mfa_server.tls.mfa_server_info return, in one module
 # execution: every execution on a Windows host costs seconds (a new powershell.exe, the exec wrapper,

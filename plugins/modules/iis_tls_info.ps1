@@ -5,10 +5,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisTlsReport
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.ReportModule
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._IisTlsReport
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._ReportModule
 
-# Read-only. The report itself is Get-IisTlsReport in module_utils/IisTlsReport.psm1, which
+# Read-only. The report itself is Get-IisTlsReport in module_utils/_IisTlsReport.psm1, which
 # mfa_server.tls.host_tls_info calls too; this module only passes its options in and its results out.
 
 $spec = @{

@@ -146,7 +146,7 @@ def test_artifact_holds_the_collection_and_nothing_else(artifact):
     for required in (
         "plugins/modules/tls_probe.py",
         "plugins/modules/iis_tls_info.ps1",
-        "plugins/module_utils/HttpSysSsl.cs",
+        "plugins/module_utils/_HttpSysSsl.cs",
         "roles/compliance/meta/argument_specs.yml",
         "playbooks/compliance.yml",
         "meta/runtime.yml",

@@ -18,7 +18,7 @@ from return_schema import documented
 
 MODULE = "mfa_server.tls.mfa_server_info"
 # The body of mfa_server_info (and of host_tls_info) lives in this module util; the .ps1 only calls it.
-PS1 = ROOT / "plugins" / "module_utils" / "MfaServerReport.psm1"
+PS1 = ROOT / "plugins" / "module_utils" / "_MfaServerReport.psm1"
 PARSE_ERROR = "Data at the root level is invalid. Line 1, position 1."
 SECRET = "Robust-Secret-0815!"
 

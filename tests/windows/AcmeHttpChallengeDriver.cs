@@ -1,4 +1,4 @@
-// Test driver for plugins/module_utils/AcmeHttpChallenge.cs under Mono (tests/windows/test_acme_http_challenge.py).
+// Test driver for plugins/module_utils/_AcmeHttpChallenge.cs under Mono (tests/windows/test_acme_http_challenge.py).
 //
 // Reads one request per line on stdin and writes one answer line per request on stdout. Every field is base64
 // of UTF-8 text, "!" for null; fields are separated by tabs. The first field is the command.
@@ -23,7 +23,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Text;
-using ansible_collections.mfa_server.tls.plugins.module_utils.AcmeHttpChallenge;
+using ansible_collections.mfa_server.tls.plugins.module_utils._AcmeHttpChallenge;
 
 public static class AcmeHttpChallengeDriver
 {

@@ -1,4 +1,4 @@
-// Test driver for plugins/module_utils/HttpSysSsl.cs: compiled together with it (mcs -sdk:4.5 -warnaserror+)
+// Test driver for plugins/module_utils/_HttpSysSsl.cs: compiled together with it (mcs -sdk:4.5 -warnaserror+)
 // and run under Mono with DllImport("httpapi.dll") mapped to the stand-in (tests/windows/httpapi_standin.c).
 // Usage: mono HttpSysSslDriver.exe VECTORS_JSON SCENARIO...; prints one JSON object per scenario and line.
 
@@ -9,7 +9,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Text;
-using ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl;
+using ansible_collections.mfa_server.tls.plugins.module_utils._HttpSysSsl;
 
 namespace HttpSysSslTests
 {

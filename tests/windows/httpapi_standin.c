@@ -1,6 +1,6 @@
 /*
  * A stand-in for the HTTP Server API's SSL configuration (httpapi.dll), as a Linux shared library, so that
- * plugins/module_utils/HttpSysSsl.cs runs for real under Mono (DllImport("httpapi.dll") is mapped to this
+ * plugins/module_utils/_HttpSysSsl.cs runs for real under Mono (DllImport("httpapi.dll") is mapped to this
  * libhttpapi.so). It models the three SSL configuration tables (HttpServiceConfigSSLCertInfo = 1,
  * HttpServiceConfigSslSniCertInfo = 5, HttpServiceConfigSslCcsCertInfo = 6) in memory and follows the return
  * codes Microsoft documents for HttpQuery/Set/Update/DeleteServiceConfiguration:

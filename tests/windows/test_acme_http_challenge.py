@@ -1,4 +1,4 @@
-"""plugins/module_utils/AcmeHttpChallenge.cs compiled with mcs and run under Mono.
+"""plugins/module_utils/_AcmeHttpChallenge.cs compiled with mcs and run under Mono.
 
 - the shared vectors (tests/vectors/acme_http_rules.json) hold for AcmeHttp row by row, as they do for the
   Python side (tests/unit/plugins/module_utils/test_acme_http.py), and both sides word every refusal alike;
@@ -6,7 +6,7 @@
   changes nothing, absent removes exactly what was made, a failing step undoes what the run wrote.
 
 Without mcs/mono the tests skip loudly; with CI=true they fail instead (CI installs Debian's mono-mcs and
-mono-devel, as for HttpSysSsl.cs).
+mono-devel, as for _HttpSysSsl.cs).
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from ansible_collections.mfa_server.tls.plugins.module_utils import acme_http
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-SOURCE = ROOT / "plugins" / "module_utils" / "AcmeHttpChallenge.cs"
+SOURCE = ROOT / "plugins" / "module_utils" / "_AcmeHttpChallenge.cs"
 DRIVER = HERE / "AcmeHttpChallengeDriver.cs"
 VECTORS = json.loads((ROOT / "tests" / "vectors" / "acme_http_rules.json").read_text())
 TIMEOUT = 60
 
 
 def _missing(what: str) -> None:
-    message = f"NOT TESTED: {what} is missing, so AcmeHttpChallenge.cs was not compiled or run"
+    message = f"NOT TESTED: {what} is missing, so _AcmeHttpChallenge.cs was not compiled or run"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: CI must install it)")
     pytest.skip(message)

@@ -1,4 +1,4 @@
-"""plugins/module_utils/HttpSysSsl.cs compiled with mcs and run under Mono against a stand-in httpapi.
+"""plugins/module_utils/_HttpSysSsl.cs compiled with mcs and run under Mono against a stand-in httpapi.
 
 - every C# module util compiles as Add-CSharpType would (-sdk:4.5, warnings as errors, and C# 5);
 - the Marshal.SizeOf/OffsetOf of every interop structure equals the x64 layout of mingw-w64's http.h
@@ -6,7 +6,7 @@
 - the real P/Invoke code runs against tests/windows/httpapi_standin.c, a Linux libhttpapi.so that keeps the
   SSL, SNI and CCS tables in memory and follows Microsoft's documented return codes;
 - the shared vectors (tests/vectors/windows_rules.json) hold for WindowsRules, row by row;
-- mutation tests: a copy of HttpSysSsl.cs with one deliberate bug must make the relevant check fail.
+- mutation tests: a copy of _HttpSysSsl.cs with one deliberate bug must make the relevant check fail.
 
 Without mcs/mono/gcc/mingw the tests skip loudly; with CI=true they fail instead (CI installs them:
 Debian mono-mcs, mono-devel for the 4.5 reference assemblies, gcc, gcc-mingw-w64-x86-64).
@@ -27,7 +27,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 UTILS = ROOT / "plugins" / "module_utils"
-SOURCE = UTILS / "HttpSysSsl.cs"
+SOURCE = UTILS / "_HttpSysSsl.cs"
 DRIVER = HERE / "HttpSysSslDriver.cs"
 STANDIN = HERE / "httpapi_standin.c"
 VECTORS = ROOT / "tests" / "vectors" / "windows_rules.json"
@@ -56,7 +56,7 @@ TIMEOUT = 60
 
 
 def _missing(what: str) -> None:
-    message = f"NOT TESTED: {what} is missing, so HttpSysSsl.cs was not compiled or run"
+    message = f"NOT TESTED: {what} is missing, so _HttpSysSsl.cs was not compiled or run"
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message} (CI=true: CI must install it)")
     pytest.skip(message)
@@ -86,7 +86,7 @@ def _mcs(args: list[str]) -> subprocess.CompletedProcess:
 
 class Build:
     """The stand-in libraries (with and without HttpUpdateServiceConfiguration) and a driver built from one
-    copy of HttpSysSsl.cs; DllImport("httpapi.dll") is mapped with a <dllmap> next to each driver.exe."""
+    copy of _HttpSysSsl.cs; DllImport("httpapi.dll") is mapped with a <dllmap> next to each driver.exe."""
 
     def __init__(self, work: Path, source: Path = SOURCE, libraries: dict[str, Path] | None = None):
         self.work = work
@@ -512,7 +512,7 @@ def test_every_csharp_util_compiles(tmp_path):
 
 def test_util_conventions():
     source = SOURCE.read_text()
-    namespace = "ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl"
+    namespace = "ansible_collections.mfa_server.tls.plugins.module_utils._HttpSysSsl"
     assert source.count("namespace ") == 1 and f"namespace {namespace}" in source
     assert "unsafe" not in source and "fixed (" not in source and "//AssemblyReference" not in source
     usings = [line.split()[1].rstrip(";") for line in source.splitlines() if line.startswith("using ")]
@@ -639,7 +639,7 @@ def test_standin_return_codes(build):
     lib.standin_reset()
 
 
-# ---- mutation tests: the suite must fail for a broken HttpSysSsl.cs
+# ---- mutation tests: the suite must fail for a broken _HttpSysSsl.cs
 
 MUTATIONS = {
     "swap_param_fields": (
@@ -681,8 +681,8 @@ MUTATIONS = {
 def test_mutation_is_caught(build, results, tmp_path, name):
     original, mutated, killed_by = MUTATIONS[name]
     source = SOURCE.read_text()
-    assert source.count(original) == 1, f"mutation {name}: the code it changes is not in HttpSysSsl.cs"
-    copy = tmp_path / "HttpSysSsl.cs"
+    assert source.count(original) == 1, f"mutation {name}: the code it changes is not in _HttpSysSsl.cs"
+    copy = tmp_path / "_HttpSysSsl.cs"
     copy.write_text(source.replace(original, mutated))
     mutant = Build(tmp_path / "build", copy, build.libraries)
     outputs = mutant.run(killed_by)

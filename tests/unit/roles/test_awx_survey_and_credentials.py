@@ -29,7 +29,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan im
     plan_from_options,
     split_names,
 )
-from ansible_collections.mfa_server.tls.plugins.plugin_utils.controller_action import ActionFailure
+from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action import ActionFailure
 from tests.support import pki
 
 from chains import HOST, LabPKI

@@ -1,4 +1,4 @@
-"""The ACME HTTP-01 rules on the Python side, against the vectors the C# side (AcmeHttpChallenge.cs) is tested
+"""The ACME HTTP-01 rules on the Python side, against the vectors the C# side (_AcmeHttpChallenge.cs) is tested
 with too (tests/vectors/acme_http_rules.json)."""
 
 from __future__ import annotations

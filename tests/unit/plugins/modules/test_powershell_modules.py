@@ -36,13 +36,13 @@ SECRET_NAME = re.compile(r"password|secret|passphrase|^content$|private_key")
 PS_UTILS = ps_spec.powershell_module_utils()
 CS_UTILS = ps_spec.csharp_module_utils()
 EXPECTED_UTILS = {
-    "AcmeHttpChallenge.cs",
-    "CertificateInfo.psm1",
-    "HttpSysSsl.cs",
-    "IisBinding.psm1",
-    "IisTlsReport.psm1",
-    "MfaServerReport.psm1",
-    "ReportModule.psm1",
+    "_AcmeHttpChallenge.cs",
+    "_CertificateInfo.psm1",
+    "_HttpSysSsl.cs",
+    "_IisBinding.psm1",
+    "_IisTlsReport.psm1",
+    "_MfaServerReport.psm1",
+    "_ReportModule.psm1",
 }
 # Commands the modules and utils may call without defining them: PowerShell's own, and IIS's WebAdministration.
 BUILTIN_COMMANDS = {

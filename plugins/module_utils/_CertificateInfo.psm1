@@ -2,9 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# This module_util is for internal use only. It is not intended to be used by collections outside of
+# mfa_server.tls.
+
 # Certificate details the modules of mfa_server.tls report the same way: ISO 8601 UTC dates and the
 # subjectAltName read from its DER (no parsing of localised text). Modules load it with this line:
-# "#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.CertificateInfo"
+# "#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._CertificateInfo"
 
 function ConvertTo-IsoDate {
     param([DateTime]$Value)

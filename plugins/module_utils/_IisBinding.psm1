@@ -2,15 +2,18 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# This module_util is for internal use only. It is not intended to be used by collections outside of
+# mfa_server.tls.
+
 # IIS HTTPS bindings as the modules of mfa_server.tls see them. applicationHost.config holds no certificate:
 # a binding there is protocol, bindingInformation and sslFlags only. Its certificate lives in HTTP.sys, in
-# the entry whose key the binding derives (WindowsRules.DeriveKey in HttpSysSsl.cs). Nothing here reads
+# the entry whose key the binding derives (WindowsRules.DeriveKey in _HttpSysSsl.cs). Nothing here reads
 # Binding.CertificateHash / CertificateStoreName: those getters are an HTTP.sys read by Microsoft.Web.Administration
 # and throw for a malformed binding (win-acme #1532); the modules read HTTP.sys by key instead.
 # Modules load it with this line (at the start of a line):
-# "#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding"
+# "#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._IisBinding"
 
-#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
+#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils._HttpSysSsl
 
 function ConvertFrom-BindingInformation {
     # 'IP:port:host' with IPv6 in brackets ('[::1]:443:'), for display and for matching a requested binding

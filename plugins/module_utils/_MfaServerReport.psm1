@@ -2,12 +2,15 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# This module_util is for internal use only. It is not intended to be used by collections outside of
+# mfa_server.tls.
+
 # The report of mfa_server.tls.mfa_server_info as a function, so that mfa_server.tls.host_tls_info can gather
 # it and the IIS TLS report in one module execution. Read-only.
 # Modules load it with this line (at the start of a line):
-# "#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.MfaServerReport"
+# "#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._MfaServerReport"
 
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._IisBinding
 
 function ConvertTo-SnakeCase {
     param([string]$Value)

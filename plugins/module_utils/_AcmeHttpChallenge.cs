@@ -2,9 +2,12 @@
 // GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 // SPDX-License-Identifier: GPL-3.0-or-later
 
+// This module_util is for internal use only. It is not intended to be used by collections outside of
+// mfa_server.tls.
+
 // ACME HTTP-01 through IIS: the rules and the file work of mfa_server.tls.acme_http_challenge. Modules load it
 // with this line (at the start of a line):
-// "#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.AcmeHttpChallenge"
+// "#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils._AcmeHttpChallenge"
 // It is written in C# 5 for the .NET Framework 4.5 API (Windows PowerShell 5.1's compiler) and needs
 // System.Xml.dll besides what Add-CSharpType references by default.
 //
@@ -35,7 +38,7 @@ using System.Xml;
 //TypeAccelerator -Name MfaServerTls.AcmeHttpBinding -TypeName HttpBinding
 //TypeAccelerator -Name MfaServerTls.AcmeHttpFailed -TypeName AcmeHttpApplyFailed
 
-namespace ansible_collections.mfa_server.tls.plugins.module_utils.AcmeHttpChallenge
+namespace ansible_collections.mfa_server.tls.plugins.module_utils._AcmeHttpChallenge
 {
     public sealed class HttpBinding
     {

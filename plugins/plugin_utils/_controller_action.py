@@ -1,6 +1,9 @@
 # Copyright: mfa_server.tls contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
+
+# This plugin_util is for internal use only. It is not intended to be used by collections outside of
+# mfa_server.tls.
 """The shape every action plugin of this collection shares: arguments validated against the documented
 spec, the work done in the controller's process, and a mistake of the caller reported as a clear failure."""
 

@@ -2,9 +2,12 @@
 // GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 // SPDX-License-Identifier: GPL-3.0-or-later
 
+// This module_util is for internal use only. It is not intended to be used by collections outside of
+// mfa_server.tls.
+
 // The HTTP.sys SSL table (ipport, hostnameport and ccs entries) through the HTTP Server API, for the
 // PowerShell modules of mfa_server.tls. Modules load it with this line (at the start of a line):
-// "#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl"
+// "#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils._HttpSysSsl"
 // Ansible compiles it together with Ansible.Basic (Add-CSharpType treats warnings as errors). It needs no
 // extra assembly reference: mscorlib and System.dll hold every type used. It is written in C# 5 (the
 // language of the .NET Framework compiler Windows PowerShell 5.1 uses) and for the .NET Framework 4.5 API.
@@ -33,7 +36,7 @@ using System.Text;
 //TypeAccelerator -Name MfaServerTls.EntryChange -TypeName EntryChange
 //TypeAccelerator -Name MfaServerTls.HttpSysChangeFailed -TypeName HttpSysChangeFailed
 
-namespace ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
+namespace ansible_collections.mfa_server.tls.plugins.module_utils._HttpSysSsl
 {
     // The key of one HTTP.sys SSL entry, in netsh's spelling.
     public sealed class BindingKey

@@ -2,17 +2,20 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
+# This module_util is for internal use only. It is not intended to be used by collections outside of
+# mfa_server.tls.
+
 # The report of mfa_server.tls.iis_tls_info as a function, so that mfa_server.tls.host_tls_info can gather it
 # and the MFA Server report in one module execution. Read-only. The certificate of an IIS HTTPS binding lives
 # only in HTTP.sys, in the entry whose key the binding derives (ipport=IP:port, hostnameport=host:port,
 # ccs=port); applicationHost.config holds none. So every certificate reported here comes from the HTTP.sys
 # table, looked up by the key each binding derives.
 # Modules load it with this line (at the start of a line):
-# "#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisTlsReport"
+# "#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._IisTlsReport"
 
-#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils.HttpSysSsl
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.IisBinding
-#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils.CertificateInfo
+#AnsibleRequires -CSharpUtil ansible_collections.mfa_server.tls.plugins.module_utils._HttpSysSsl
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._IisBinding
+#AnsibleRequires -PowerShell ansible_collections.mfa_server.tls.plugins.module_utils._CertificateInfo
 
 function Get-RegistryDword {
     # A DWORD as an unsigned number, or $null when the key or value is not there.
