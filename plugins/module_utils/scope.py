@@ -283,18 +283,19 @@ def remediation_selection(by_binding: dict[tuple[str, str], list[dict]]) -> set[
     in-scope binding using the certificate of a failing binding that serves MFA (the certificate is replaced
     wherever it is bound). A review that carries no scope marks (one made without tls_facts) is taken as
     scope `mfa`."""
-    endpoints = [e for group in by_binding.values() for e in group]
-    default = mfa_bindings(endpoints)
-    scoped = {
-        key
-        for key, group in by_binding.items()
-        if (all(in_scope(e) for e in group) if all("scope" in e for e in group) else key in default)
-    }
+    default = mfa_bindings([e for group in by_binding.values() for e in group])
+    scoped = {key for key, group in by_binding.items() if _binding_in_scope(key, group, default)}
     failing = {key for key in scoped if any(fails(e) for e in by_binding[key])}
     certificates = {
         _thumbprint(by_binding[key][0]) for key in failing if any(e.get("component") for e in by_binding[key])
     } - {""}
     return failing | {key for key in scoped if _thumbprint(by_binding[key][0]) in certificates}
+
+
+def _binding_in_scope(key: tuple[str, str], group: list[dict], default: set[tuple[str, str]]) -> bool:
+    if all("scope" in e for e in group):  # marked by apply(): the settings given to tls_facts decided
+        return all(in_scope(e) for e in group)
+    return key in default
 
 
 # ---------------------------------------------------------------------------------------------- the marks

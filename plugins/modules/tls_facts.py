@@ -59,9 +59,9 @@ options:
   plan:
     description:
       - Also plan a certificate change from the verdict, exactly as M(mfa_server.tls.remediation_plan) does
-        with the same options, and return it as RV(plan); the task then reports C(changed) when the plan
-        changes a binding, and the plan's diff. The remediate role uses it to spend one task on every host
-        instead of two.
+        with the same options, and return it as RV(plan), with its diff in its C(diff). A plan changes
+        nothing, so the task reports C(changed=false) whatever it plans. The remediate role uses it to spend
+        one task on every host instead of two.
       - The plan's default selection is the failing bindings of the scope below (O(scope), O(include),
         O(exclude), O(waivers)), so that what the verdict fails is what remediation changes.
     type: dict
@@ -123,8 +123,8 @@ attributes:
   action:
     details: An action plugin; it runs M(mfa_server.tls.host_tls_info) on the host once and does the rest in the controller's process.
   diff_mode:
-    support: partial
-    details: With O(plan), the plan's diff, each planned binding's certificate before and after.
+    support: none
+    details: A plan changes nothing; its diff (each planned binding's certificate before and after) is in the C(diff) of RV(plan).
   facts:
     support: full
   platform:

@@ -56,8 +56,8 @@ def _settings(**options) -> scope.ScopeSettings:
     return scope.settings_from(options, "mfa01", today=TODAY)
 
 
-def _apply(review: dict, mfa: dict = MFA_73, **options) -> dict:
-    return scope.apply(review, mfa, _settings(**options), [])
+def _apply(review: dict, mfa: dict | None = None, **options) -> dict:
+    return scope.apply(review, mfa or MFA_73, _settings(**options), [])
 
 
 def _marks(review: dict) -> dict:
