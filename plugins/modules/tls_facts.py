@@ -245,7 +245,7 @@ ansible_facts:
               type: dict
               returned: always
             certificate:
-              description: The bound certificate (thumbprint, store_name, subject, issuer, not_after).
+              description: The bound certificate (thumbprint, store_name, subject, issuer, not_after, dns_names).
               type: dict
               returned: always
             server_side:
