@@ -21,7 +21,12 @@ def remediate(
     """remediate.yml with the lab's replacement certificate, or the PFX and password given."""
     pfx = pfx or lab.dir / "certs" / "replacement.pfx"
     password = password if password is not None else replacement_password(lab)
-    variables = {"mfa_tls_pfx_path": str(pfx), "mfa_tls_pfx_password": password}
+    variables = {
+        "mfa_tls_pfx_path": str(pfx),
+        "mfa_tls_pfx_password": password,
+        # The change record goes into the lab's folder, not the working tree's reports/ (a later -e wins).
+        "mfa_tls_report_dir": str(lab.dir / "reports"),
+    }
     return lab.playbook(PLAYBOOKS / "remediate.yml", "-e", json.dumps(variables), *extra)
 
 
