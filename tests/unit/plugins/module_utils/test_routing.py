@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings, mfa_checks, routing
+from ansible_collections.mfa_server.tls.plugins.module_utils import iis_bindings, routing
 from ansible_collections.mfa_server.tls.plugins.module_utils.host_review import endpoints
 
 PUBLIC = "mfa.contoso.com"
@@ -217,34 +217,6 @@ def test_a_binding_no_known_name_reaches_is_judged_for_the_public_name_and_probe
         catch_all.reached_by,
     ) == ("*:443:", PUBLIC, False, ())
     assert (sni.binding_information, sni.send_name) == (f"*:443:{PUBLIC}", True)
-
-
-def test_the_lab_and_the_modules_route_with_the_same_functions(monkeypatch):
-    from lab import iis as lab_iis
-
-    assert mfa_checks.route is routing.route
-    assert routing.serving_entry is iis_bindings.serving_entry
-    calls = []
-
-    def recording(table, port, host, address):
-        calls.append((port, host, address))
-        return None
-
-    monkeypatch.setattr(routing, "route", recording)
-    data = {
-        "sites": [
-            {
-                "id": 1,
-                "name": "S",
-                "state": "Started",
-                "bindings": [{"protocol": "https", "binding_information": "*:443:"}],
-            }
-        ]
-    }
-    assert lab_iis.site_for(data, 443, "MFA.contoso.com:443", HOST_IP) is None
-    assert calls == [(443, "mfa.contoso.com", HOST_IP)]
-    monkeypatch.setattr(routing, "serving_entry", lambda *args: {"key": "from routing"})
-    assert lab_iis.select_entry({"http_sys": []}, 443, PUBLIC, HOST_IP) == {"key": "from routing"}
 
 
 def _reviewed(name, kind, callers=(), dns_names=(), alone=True, send_name=True):
