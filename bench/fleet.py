@@ -2,10 +2,10 @@
 side by side at several fleet sizes and per-command costs, in one run.
 
 For each fleet size (default 10 and 50 hosts, forks = hosts) and each cost of a WinRM command execution
-(default 0, then the two realistic values below; `lab up --command-delay`), a fresh lab of the seed scenario
+(default 0, then the two realistic values below; `lab up --command-delay`), a fresh lab of the private-ca scenario
 (127.0.0.0/8 only) runs:
   1. a fleet-wide win_ping (the floor: one module execution per host);
-  2. playbooks/facts.yml and playbooks/compliance.yml (which fails the seed's non-compliant hosts: expected);
+  2. playbooks/facts.yml and playbooks/compliance.yml (which fails the private-ca fleet's non-compliant hosts: expected);
   3. playbooks/remediate.yml with the lab's replacement PFX, mfa_tls_serial = hosts (one batch), twice:
      every host changes, then nothing changes.
 At zero cost and the largest fleet, tls_probe over every endpoint in one `ansible localhost` call, beside a
@@ -39,7 +39,7 @@ sys.path[:0] = [str(BENCH), str(ROOT), str(ROOT / "tests")]
 
 import probe_throughput  # noqa: E402  (puts the collection on sys.path too)
 
-from lab_harness import VENV_BIN, Lab, configuration, lab_cli, recap, start_lab  # noqa: E402
+from tests.support.lab_harness import VENV_BIN, Lab, configuration, lab_cli, recap, start_lab  # noqa: E402
 
 PLAYBOOKS = ROOT / "playbooks"
 PLAYBOOK_TIMEOUT = 900  # seconds; every subprocess is bounded
@@ -291,7 +291,7 @@ def fleet_runs(lab: Lab, work: Path, forks: int, hosts: int, limits: dict[str, f
     ):
         run = playbook(lab, work, name, path, forks, "-e", f"mfa_tls_report_dir={reports}")
         if name == "compliance.yml":
-            run.note += " (failed = non-compliant seed hosts, expected before remediation)"
+            run.note += " (failed = non-compliant private-ca hosts, expected before remediation)"
         report(run, floor)
         judge(run, limits.get(name), 1)
         runs.append(run)
@@ -347,7 +347,7 @@ def main() -> int:
                 work = work_root / f"{hosts}-hosts-{delay:g}s"
                 work.mkdir()
                 started = time.perf_counter()
-                lab = start_lab(work / "lab", hosts, "seed", command_delay=delay)
+                lab = start_lab(work / "lab", hosts, "private-ca", command_delay=delay)
                 print(
                     f"\n#### {hosts} hosts, {delay:g} s per WinRM command: lab up in "
                     f"{time.perf_counter() - started:.1f} s; forks {hosts}, mfa_tls_serial {hosts}"

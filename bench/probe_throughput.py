@@ -41,8 +41,7 @@ def serve(count: int, folder: Path, revocation_by: str = "ocsp") -> None:
     """Child process: start the endpoints, print their addresses, serve until stdin closes."""
     from tests.support import pki
     from tests.support.revocation import Authority, RevocationServer
-
-    from servers import HTTPSServer
+    from tests.support.servers import HTTPSServer
 
     root = pki.make_root("Bench Root")
     issuing = pki.make_intermediate(root, "Bench Issuing CA")

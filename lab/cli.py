@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("up", help="start N hosts in the background, return once all answer")
     p.add_argument("--hosts", type=int, default=3)
     p.add_argument("--dir", default="lab-state")
-    p.add_argument("--scenario", default="seed", help="seed | traps | divergent | FILE (JSON)")
+    p.add_argument("--scenario", default="private-ca", help="private-ca | traps | divergent | FILE (JSON)")
     p.add_argument(
         "--command-delay",
         type=float,

@@ -1,6 +1,6 @@
-"""Initial host states: `seed` (the seed's failure on every host) and `traps` (what other tools broke).
+"""Initial host states: `private-ca` (the private-CA failure on every host) and `traps` (what other tools broke).
 
-`seed`: MFA Server 7.3, User Portal and Mobile App Web Service on Default Web Site, `*:443:` bound to
+`private-ca`: MFA Server 7.3, User Portal and Mobile App Web Service on Default Web Site, `*:443:` bound to
 a certificate from a private CA (root not public; the host trusts it, phones do not).
 
 `traps` cycles three kinds of host:
@@ -11,18 +11,18 @@ a certificate from a private CA (root not public; the host trusts it, phones do 
   3. IIS without MFA Server.
 Every MFA host has the Web Service SDK next to the two components, which call it at
 https://<public name>/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx with an account the SDK accepts. The `sdk-*`
-scenarios are the seed host with that path broken one way each (localhost, IP, http to another host, a name
+scenarios are the private-ca host with that path broken one way each (localhost, IP, http to another host, a name
 the certificate does not cover, wrong password, SDK cut off from the MFA service); `mobile-vdir-old-name`
 keeps the Mobile App Web Service under its PhoneFactor-era virtual directory; `mobile-app-without-https` (MFA
 7.3) has it in a site bound only to http, every HTTPS endpoint of the host being compliant.
-`divergent`: the seed host plus the divergences between IIS and HTTP.sys that real servers show (a hidden
+`divergent`: the private-ca host plus the divergences between IIS and HTTP.sys that real servers show (a hidden
 ipport entry overriding the wildcard, a binding without an entry, <customMetadata> 5506/5511, an entry owned
 by another program, an IPv6 binding without brackets).
 `sdk-catch-all`: the Web Service SDK alone on the catch-all `*:443:`, called by an internal name its own
 certificate names, next to an SNI binding for the public name on the same port; `mfa8-leftover-mobile-app`:
 MFA 8.0 whose Mobile App Web Service application lost its PfPaWs.asmx (404 before and after a change).
 A FILE scenario is JSON:
-  {"base": "seed"|"traps",
+  {"base": "private-ca"|"traps",
    "hosts":  {"<name>"|"*": {<state keys to override; mappings merge, other values replace>}},
    "append": {"<name>"|"*": {<state key holding a list>: [items appended to it]}}}
 `*` applies to every host, before the host's own entry. `append` runs after `hosts`, so a scenario can add
@@ -233,7 +233,7 @@ def _base(ident: dict, ca: LabCA, state: HostState) -> dict:
     }
 
 
-def seed(index: int, ca: LabCA, state: HostState) -> dict:
+def private_ca(index: int, ca: LabCA, state: HostState) -> dict:
     ident = identity(index)
     data = _base(ident, ca, state)
     leaf = ca.leaf("private", [ident["public_name"], f"{ident['name']}.{DOMAIN}"])
@@ -255,7 +255,7 @@ def seed(index: int, ca: LabCA, state: HostState) -> dict:
 
 def _trap_host(index: int, ca: LabCA, state: HostState) -> dict:
     ident = identity(index)
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     shared = pki.Issued(
         pki.x509.load_der_x509_certificate(base64.b64decode(data["stores"]["My"][0]["der_b64"])), None
     )  # type: ignore[arg-type]
@@ -328,7 +328,7 @@ def _trap_host(index: int, ca: LabCA, state: HostState) -> dict:
 
 def _compliant_host(index: int, ca: LabCA, state: HostState) -> dict:
     ident = identity(index)
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     leaf = ca.leaf("public", [ident["public_name"]])
     data["stores"]["My"] = [store_entry(state, leaf, friendly="MFA public 2026")]
     data["stores"]["CA"].append(store_entry(state, ca["public-issuing"], key=False))
@@ -338,7 +338,7 @@ def _compliant_host(index: int, ca: LabCA, state: HostState) -> dict:
 
 
 def _no_mfa_host(index: int, ca: LabCA, state: HostState) -> dict:
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     data["mfa"] = _mfa(None)
     return data
 
@@ -351,11 +351,11 @@ FOREIGN_APP_ID = "{9e4d1a52-7c1f-4f35-9b8e-2f0c6d7a1e33}"
 
 
 def divergent(index: int, ca: LabCA, state: HostState) -> dict:
-    """The seed host plus each divergence real servers show between IIS and HTTP.sys (windows-model.md 4):
+    """The private-ca host plus each divergence real servers show between IIS and HTTP.sys (windows-model.md 4):
     (a) a hidden ipport entry for the host's address that overrides the wildcard binding; (b) a binding with
     no entry; (c) legacy <customMetadata> 5506/5511 for a site; (d) an entry owned by another program; and a
     binding whose IPv6 address lacks brackets (Binding.CertificateHash throws for it)."""
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     ident = identity(index)
     leaf = data["stores"]["My"][0]
     hidden = ca.leaf("private", [f"{ident['name']}.{DOMAIN}"])
@@ -399,7 +399,7 @@ def divergent(index: int, ca: LabCA, state: HostState) -> dict:
 
 
 def _set_sdk_client(data: dict, **settings: str) -> dict:
-    """The seed host with these web.config settings on both SDK clients (User Portal, Mobile App Web Service);
+    """The private-ca host with these web.config settings on both SDK clients (User Portal, Mobile App Web Service);
     `sdk_url` sets each one's own SDK URL key."""
     for component in data["mfa"]["components"]:
         values = component["web_config"]["settings"]
@@ -413,44 +413,46 @@ def _set_sdk_client(data: dict, **settings: str) -> dict:
 
 
 # One scenario per way the Mobile App Web Service's path to the SDK fails (windows-model.md 11); each is the
-# seed host with one thing changed.
+# private-ca host with one thing changed.
 def sdk_localhost(index: int, ca: LabCA, state: HostState) -> dict:
     """The installer's default SDK URL left in place: http://localhost:4898, where nothing listens."""
-    return _set_sdk_client(seed(index, ca, state), sdk_url=INSTALLER_SDK_URL)
+    return _set_sdk_client(private_ca(index, ca, state), sdk_url=INSTALLER_SDK_URL)
 
 
 def sdk_ip(index: int, ca: LabCA, state: HostState) -> dict:
     """The SDK by the host's IP address over https: no certificate names it."""
-    return _set_sdk_client(seed(index, ca, state), sdk_url=sdk_url_of(identity(index)["ip"]))
+    return _set_sdk_client(private_ca(index, ca, state), sdk_url=sdk_url_of(identity(index)["ip"]))
 
 
 def sdk_http_remote(index: int, ca: LabCA, state: HostState) -> dict:
     """The SDK on another host, over http:// (the credentials cross the network in clear)."""
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     data["host"]["dns"] = {f"mfa-sdk.{DOMAIN}": "10.20.9.10"}
     return _set_sdk_client(data, sdk_url=sdk_url_of(f"mfa-sdk.{DOMAIN}", "http"))
 
 
 def sdk_name_uncovered(index: int, ca: LabCA, state: HostState) -> dict:
     """The SDK by the computer's short name, which resolves to the host but which its certificate does not name."""
-    return _set_sdk_client(seed(index, ca, state), sdk_url=sdk_url_of(identity(index)["computer_name"]))
+    return _set_sdk_client(private_ca(index, ca, state), sdk_url=sdk_url_of(identity(index)["computer_name"]))
 
 
 def sdk_credentials(index: int, ca: LabCA, state: HostState) -> dict:
     """A web.config password that is not the SDK account's (changed in the directory, not in web.config)."""
-    return _set_sdk_client(seed(index, ca, state), WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD="Sdk-Old-0000!")
+    return _set_sdk_client(
+        private_ca(index, ca, state), WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD="Sdk-Old-0000!"
+    )
 
 
 def sdk_service_down(index: int, ca: LabCA, state: HostState) -> dict:
     """The SDK answers, but cannot reach the MFA Server service."""
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     data["mfa"]["sdk_reaches_service"] = False
     return data
 
 
 def mobile_vdir_old_name(index: int, ca: LabCA, state: HostState) -> dict:
     """The Mobile App Web Service still under its PhoneFactor-era virtual directory."""
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     for component in data["mfa"]["components"]:
         if component["component"] == "mobile_app_web_service":
             component["virtual_path"] = "/PhoneFactorPhoneAppWebService"
@@ -489,7 +491,7 @@ def sdk_catch_all(index: int, ca: LabCA, state: HostState) -> dict:
     the SDK's setup asks (a server name its certificate names, windows-model.md 11.1 and 11.2). The User Portal
     and the Mobile App Web Service sit in Default Web Site behind an SNI binding for the public name on the same
     port, so the public name never reaches the catch-all (3.1, 3.7)."""
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     ident = identity(index)
     public, portal_certificate = ident["public_name"], data["stores"]["My"][0]["thumbprint"]
     internal = ca.leaf("private", [SDK_INTERNAL_NAME])
@@ -525,7 +527,7 @@ def mfa8_leftover_mobile_app(index: int, ca: LabCA, state: HostState) -> dict:
     """MFA Server 8.0, which no longer needs the Mobile App Web Service for activation (windows-model.md 9.5),
     with the service's IIS application left behind without its PfPaWs.asmx: that path answers 404 before a
     certificate change and after it (9.2)."""
-    data = seed(index, ca, state)
+    data = private_ca(index, ca, state)
     data["mfa"]["version"] = "8.0.3.1"
     for component in data["mfa"]["components"]:
         if component["component"] == "mobile_app_web_service":
@@ -534,7 +536,7 @@ def mfa8_leftover_mobile_app(index: int, ca: LabCA, state: HostState) -> dict:
 
 
 SCENARIOS = {
-    "seed": seed,
+    "private-ca": private_ca,
     "traps": traps,
     "divergent": divergent,
     "sdk-localhost": sdk_localhost,
@@ -563,7 +565,7 @@ def build(scenario: str, index: int, ca: LabCA, state: HostState) -> dict:
     if scenario in SCENARIOS:
         return SCENARIOS[scenario](index, ca, state)
     spec = json.loads(Path(scenario).read_text())
-    data = SCENARIOS[spec.get("base", "seed")](index, ca, state)
+    data = SCENARIOS[spec.get("base", "private-ca")](index, ca, state)
     for name in ("*", host_name(index)):
         _merge(data, (spec.get("hosts") or {}).get(name) or {})
     for name in ("*", host_name(index)):

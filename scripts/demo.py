@@ -1,4 +1,4 @@
-"""`make demo`: the seed's failure reproduced on an emulated MFA Server fleet, then fixed.
+"""`make demo`: the Authenticator's "NotFound" reproduced on an emulated MFA Server fleet, then fixed.
 
 1. starts the lab (emulated Windows MFA Servers reached over real WinRM, serving real HTTPS);
 2. runs playbooks/compliance.yml: every host fails, PRIVATE_CA, as the Authenticator app would;
@@ -68,7 +68,7 @@ def main() -> None:
     )
     shutil.rmtree(lab_dir, ignore_errors=True)
     print(
-        f"== 1. Starting {options.hosts} emulated MFA Servers (seed scenario: MFA Server 7.3, private-CA certificate)"
+        f"== 1. Starting {options.hosts} emulated MFA Servers (private-ca scenario: MFA Server 7.3, private-CA certificate)"
     )
     up = subprocess.run(
         [sys.executable, "-m", "lab", "up", "--hosts", str(options.hosts), "--dir", str(lab_dir)],
@@ -79,7 +79,9 @@ def main() -> None:
         sys.exit("The lab did not start; see the message above.")
     logs.mkdir(parents=True, exist_ok=True)
     try:
-        print("\n== 2. Compliance as a phone sees it (expected to fail: this is the seed's 'NotFound')")
+        print(
+            "\n== 2. Compliance as a phone sees it (expected to fail: this is the Authenticator's 'NotFound')"
+        )
         failed = playbook(
             "compliance.yml",
             lab_dir,

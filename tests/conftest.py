@@ -10,25 +10,17 @@ from pathlib import Path
 
 import pytest
 
-# The test helpers and the lab package, as pyproject.toml's `pythonpath` puts them; `ansible-test units`
-# uses its own pytest configuration, so they are added here as well.
-for _folder in (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent):
-    if str(_folder) not in sys.path:
-        sys.path.insert(0, str(_folder))
-
-from lab_harness import ROOT, WINDOWS, Lab, running_lab  # noqa: E402
+from tests.support.lab_harness import ROOT, WINDOWS, Lab, running_lab
 
 LINK = ROOT / ".cache" / "collections" / "ansible_collections" / "mfa_server" / "tls"
-# `ansible-test units` runs the unit tests from a copy laid out as ansible_collections/mfa_server/tls, where
-# the collection is importable without the link and the lab (with ansible.windows) is not used.
-UNDER_ANSIBLE_TEST = ROOT.parent.parent.name == "ansible_collections"
-if not LINK.exists() and not UNDER_ANSIBLE_TEST:
+# The lab-based tests and this file are not in the Galaxy artifact: `ansible-test units` runs there without them.
+if not LINK.exists():
     raise RuntimeError(f"{LINK} is missing: run `make setup` first.")
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _windows_collection() -> None:
-    if not WINDOWS.exists() and not UNDER_ANSIBLE_TEST:
+    if not WINDOWS.exists():
         subprocess.run(
             [str(ROOT / "scripts" / "install-windows-collection")],
             cwd=ROOT,
@@ -44,8 +36,8 @@ def _lab(tmp_path_factory, scenario: str, hosts: int = 3):
 
 
 @pytest.fixture(scope="module")
-def seed_lab(tmp_path_factory) -> Lab:
-    yield from _lab(tmp_path_factory, "seed")
+def private_ca_lab(tmp_path_factory) -> Lab:
+    yield from _lab(tmp_path_factory, "private-ca")
 
 
 @pytest.fixture(scope="module")

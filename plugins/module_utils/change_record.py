@@ -27,12 +27,12 @@ import datetime as dt
 import fcntl
 import html
 import json
-import os
 import re
-import secrets
 import shlex
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+from ansible_collections.mfa_server.tls.plugins.module_utils.reports import safe_name, write_atomically
 
 CHANGED = "changed"
 ROLLED_BACK = "rolled back"
@@ -334,7 +334,7 @@ class RecordFolder:
         self.folder = self.root / "changes" / run_id
 
     def undo_path(self, host: str) -> Path:
-        return self.folder / f"{_safe_name(host)}.undo.json"
+        return self.folder / f"{safe_name(host)}.undo.json"
 
     @property
     def paths(self) -> dict[str, str]:
@@ -347,12 +347,12 @@ class RecordFolder:
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._locked():
             host = entry["host"]
-            _write_atomically(self.folder / f"{_safe_name(host)}.json", _json(entry))
+            write_atomically(self.folder / f"{safe_name(host)}.json", _json(entry))
             if entry["undo"]["restore"]:
-                _write_atomically(self.undo_path(host), _json(entry["undo"]))
+                write_atomically(self.undo_path(host), _json(entry["undo"]))
             record = build(self.entries())
-            _write_atomically(Path(self.paths["json"]), _json(record))
-            _write_atomically(Path(self.paths["html"]), render_html(record))
+            write_atomically(Path(self.paths["json"]), _json(record))
+            write_atomically(Path(self.paths["html"]), render_html(record))
         return record
 
     def entries(self) -> dict[str, dict]:
@@ -603,26 +603,3 @@ def _iso(now: dt.datetime | None) -> str:
 
 def _json(data: dict) -> str:
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-
-def _safe_name(host: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", host)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """A reader never sees half a file, and the file gets the mode a new file gets under the umask (os.open
-    applies it; tempfile.mkstemp would make it 0600)."""
-    while True:
-        temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}"
-        try:
-            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

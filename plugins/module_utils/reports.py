@@ -220,7 +220,7 @@ def write_host(report_dir: str, host: str, review: dict, now: dt.datetime | None
     # When the review was reported: a host file another run or slice left in the folder says how old it is.
     reported_at = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
     document = {"host": host, **review, "reported_at": reported_at}
-    _write_atomically(folder / f"{_safe_name(host)}.json", json.dumps(document, indent=2, sort_keys=True))
+    write_atomically(folder / f"{safe_name(host)}.json", json.dumps(document, indent=2, sort_keys=True))
 
 
 def read_hosts(report_dir: str) -> list[dict]:
@@ -515,10 +515,10 @@ def write_fleet(report_dir: str, title: str, run: RunInfo | None = None) -> tupl
         "summary": summary_,
         "hosts": {h["host"]: _json_host(h, v) for h, v in zip(hosts, views, strict=True)},
     }
-    _write_atomically(Path(paths["json"]), json.dumps(document, indent=2, sort_keys=True))
-    _write_atomically(Path(paths["csv"]), _csv([_row(item) for view in views for item in view.items]))
-    _write_atomically(Path(paths["html"]), render_html(run, summary_, views))
-    _write_atomically(Path(paths["xml"]), _junit(title, views))
+    write_atomically(Path(paths["json"]), json.dumps(document, indent=2, sort_keys=True))
+    write_atomically(Path(paths["csv"]), _csv([_row(item) for view in views for item in view.items]))
+    write_atomically(Path(paths["html"]), render_html(run, summary_, views))
+    write_atomically(Path(paths["xml"]), _junit(title, views))
     return paths, summary_
 
 
@@ -562,7 +562,7 @@ def _junit(title: str, views: list[HostView]) -> str:
             if item.kind == "host":
                 groups.setdefault(item.group, []).append(item)
         for group, members in groups.items():
-            _junit_case(suite, f"{view.name}.{_safe_name(group)}", group, members)
+            _junit_case(suite, f"{view.name}.{safe_name(group)}", group, members)
         _count(suite)
     _count(suites, "testsuite")
     ET.indent(suites)
@@ -867,11 +867,11 @@ def _when(moment: dt.datetime) -> str:
 # ---------------------------------------------------------------------------------------------- files and hosts
 
 
-def _safe_name(host: str) -> str:
+def safe_name(host: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", host)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Slices and hosts writing into one folder never see a half-written file, and the file gets the mode
     any new file gets under the umask (os.open applies it; tempfile.mkstemp would make it 0600)."""
     while True:

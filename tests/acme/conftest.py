@@ -21,8 +21,7 @@ from pathlib import Path
 import pytest
 
 from lab import acme
-
-from collection_paths import ROOT, ansible_env
+from tests.support.collection_paths import ROOT, ansible_env
 
 BIN = Path(sys.executable).parent
 PLAYBOOK = Path(__file__).parent / "playbooks" / "order.yml"

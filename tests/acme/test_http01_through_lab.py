@@ -1,6 +1,6 @@
 """HTTP-01 through IIS on every lab host, validated for real by Pebble.
 
-A lab of three seed hosts (Default Web Site with `*:80:` on C:\\inetpub\\wwwroot); BIND maps each host's public
+A lab of three private-ca hosts (Default Web Site with `*:80:` on C:\\inetpub\\wwwroot); BIND maps each host's public
 name to the host's lab address; Pebble fetches HTTP-01 from port 10080 there, where the lab serves IIS's port
 80 (lab.iis.lab_port). tests/acme/playbooks/order_through_lab.yml orders one certificate for the three names on
 the controller, places every token on every host with the real mfa_server.tls.acme_http_challenge over WinRM,
@@ -21,8 +21,7 @@ import pytest
 from cryptography import x509
 
 from lab import acme, iis
-
-from lab_harness import Lab, configuration, recap, running_lab
+from tests.support.lab_harness import Lab, configuration, recap, running_lab
 
 PLAYBOOK = Path(__file__).parent / "playbooks" / "order_through_lab.yml"
 ZONE = "lab.example"
@@ -40,7 +39,7 @@ class Fleet:
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory) -> Iterator[Fleet]:
     directory = tmp_path_factory.mktemp("acme-fleet")
-    with running_lab(directory / "lab", 3, "seed") as lab:
+    with running_lab(directory / "lab", 3, "private-ca") as lab:
         names = {host: lab.hostvars(host)["mfa_tls_public_name"] for host in lab.hosts()}
         records = {name: lab.hostvars(host)["ansible_host"] for host, name in names.items()}
         with (

@@ -16,8 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lab import acme
-
-from module_task import run_module_with_output
+from tests.support.module_task import run_module_with_output
 
 CHALLENGE_PATH = "/.well-known/acme-challenge/"
 

@@ -1,11 +1,11 @@
 """The `acme` certificate source of playbooks/remediate.yml against the lab, a real ACME CA and a real DNS server.
 
-A lab of three seed hosts (Default Web Site with `*:80:` and `*:443:`); BIND maps each host's public name to its
+A lab of three private-ca hosts (Default Web Site with `*:80:` and `*:443:`); BIND maps each host's public name to its
 lab address and takes TSIG-signed RFC 2136 updates; Pebble validates for real, fetching HTTP-01 from port 10080
 of that address, where the lab serves IIS's port 80 (lab.iis.lab_port). The controller reaches port 80 the same
 way, through `mfa_tls_probe_addresses[80]` in the inventory copy each run uses.
 
-The bad inputs run first, while every host still has its seed certificate: each shows from the lab's ground
+The bad inputs run first, while every host still has its private-ca certificate: each shows from the lab's ground
 truth that no host changed and that no challenge file or TXT record is left. Then one HTTP-01 issuance for the
 fleet (timed), compliance with Pebble's root as the phones' trust, and one DNS-01 issuance.
 """
@@ -33,9 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lab import acme, iis
 from lab.state import HostState
-
-from collection_paths import ROOT
-from lab_harness import VENV_BIN, Lab, configuration, recap, running_lab, served_certificates
+from tests.support.collection_paths import ROOT
+from tests.support.lab_harness import VENV_BIN, Lab, configuration, recap, running_lab, served_certificates
 
 PLAYBOOKS = ROOT / "playbooks"
 ZONE = "lab.example"
@@ -94,14 +93,14 @@ def fleet(tmp_path_factory) -> Iterator[Fleet]:
 
 @pytest.fixture(scope="module")
 def dns_fleet(tmp_path_factory) -> Iterator[Fleet]:
-    """A second seed fleet: once the first serves a valid certificate, remediate rightly changes nothing there."""
+    """A second private-ca fleet: once the first serves a valid certificate, remediate rightly changes nothing there."""
     with _fleet(tmp_path_factory.mktemp("acme-remediate-dns")) as fleet:
         yield fleet
 
 
 @contextlib.contextmanager
 def _fleet(directory: Path, **pebble_options) -> Iterator[Fleet]:
-    with running_lab(directory / "lab", 3, "seed") as lab:
+    with running_lab(directory / "lab", 3, "private-ca") as lab:
         names = {host: lab.hostvars(host)["mfa_tls_public_name"] for host in lab.hosts()}
         records = {name: lab.hostvars(host)["ansible_host"] for host, name in names.items()}
         with (
@@ -393,14 +392,14 @@ def _assert_one_certificate_for_the_fleet(fleet: Fleet) -> str:
 
 
 def test_one_certificate_for_the_fleet_via_http01_then_compliance_passes(fleet, tmp_path, record_property):
-    seed = _served(fleet)
+    first_served = _served(fleet)
     logged = {
         host: [json.dumps(e) for e in _challenge_requests(fleet.lab.raw_state(host))] for host in fleet.names
     }
     run = _remediate(fleet, tmp_path)
     assert run.completed.returncode == 0, run.output[-6000:] + fleet.pebble.log.read_text()[-2000:]
     thumbprint = _assert_one_certificate_for_the_fleet(fleet)
-    assert all(thumbprint not in old for old in seed.values())
+    assert all(thumbprint not in old for old in first_served.values())
     names = sorted(fleet.names.values())
     for host in fleet.names:
         state = fleet.lab.raw_state(host)
@@ -480,7 +479,7 @@ def test_a_certificate_per_host_each_answered_on_every_host(per_host_fleet, tmp_
 
 @pytest.fixture(scope="module")
 def eab_fleet(tmp_path_factory) -> Iterator[Fleet]:
-    """A seed fleet whose CA refuses new accounts without an external account binding, as ZeroSSL, Google Trust
+    """A private-ca fleet whose CA refuses new accounts without an external account binding, as ZeroSSL, Google Trust
     Services and most commercial ACME CAs do."""
     with _fleet(tmp_path_factory.mktemp("acme-remediate-eab"), external_account_binding=True) as fleet:
         yield fleet

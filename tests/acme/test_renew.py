@@ -1,6 +1,6 @@
 """playbooks/renew.yml against the lab started with `python -m lab up --acme` (Pebble and BIND beside the fleet).
 
-The story of issue 12's renewal: the seed fleet serves a private-CA certificate, so renew.yml is due on every host
+The story of issue 12's renewal: the private-ca fleet serves a private-CA certificate, so renew.yml is due on every host
 and gets one certificate from Pebble (HTTP-01 through the lab's IIS, validated for real), which compliance then
 accepts; run again, it changes nothing and says when each host will be due. A host whose served certificate is
 past the threshold (a public certificate made 300 of its 397 days ago) is renewed, and with
@@ -26,9 +26,8 @@ from lab import acme, acme_service, iis, scenarios
 from lab.ca import LabCA
 from lab.state import HostState
 from tests.support import pki
-
-from collection_paths import ROOT
-from lab_harness import Lab, configuration, lab_cli, recap, served_certificates
+from tests.support.collection_paths import ROOT
+from tests.support.lab_harness import Lab, configuration, lab_cli, recap, served_certificates
 
 RENEW = ROOT / "playbooks" / "renew.yml"
 COMPLIANCE = ROOT / "playbooks" / "compliance.yml"

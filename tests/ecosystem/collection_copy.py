@@ -46,7 +46,7 @@ def copy_collection(parent: Path) -> Path:
     return target
 
 
-def seed_get_pip(ansible_test_dir: Path | None = None) -> Path:
+def place_offline_get_pip(ansible_test_dir: Path | None = None) -> Path:
     """Puts the offline get-pip stand-in where ansible-test looks before it tries to download the real one.
 
     ansible-test's sanity and units bootstrap pip into every virtual environment it makes with

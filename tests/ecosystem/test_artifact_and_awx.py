@@ -21,9 +21,8 @@ import yaml
 from ecosystem.collection_copy import ROOT, VENV_BIN, build_artifact, tool_env
 
 from tests.support.galaxy_server import GalaxyServer, collection_tarball, galaxy_server
-
-from lab_harness import WINDOWS, Lab, recap, running_lab, served_certificates
-from playbook_runs import replacement_password, replacement_thumbprint
+from tests.support.lab_harness import WINDOWS, Lab, recap, running_lab, served_certificates
+from tests.support.playbook_runs import replacement_password, replacement_thumbprint
 
 # What must never ship: lab state, virtual environments, reports, caches, tool output.
 FORBIDDEN = (
@@ -211,8 +210,8 @@ def test_artifact_holds_only_the_allowed_top_level_entries_and_tests(artifact):
 
 @pytest.fixture(scope="module")
 def fqcn_lab(tmp_path_factory) -> Iterator[Lab]:
-    """A seed fleet of its own: the install story remediates it, which the AWX job's seed lab must not see."""
-    with running_lab(tmp_path_factory.mktemp("fqcn-lab"), 3, "seed") as lab:
+    """A private-ca fleet of its own: the install story remediates it, which the AWX job's private-ca lab must not see."""
+    with running_lab(tmp_path_factory.mktemp("fqcn-lab"), 3, "private-ca") as lab:
         yield lab
 
 
@@ -529,7 +528,9 @@ def _awx_private_data_dir(
     return paths
 
 
-def test_awx_project_sync_offline_then_the_compliance_job_through_ansible_runner(galaxy, seed_lab, tmp_path):
+def test_awx_project_sync_offline_then_the_compliance_job_through_ansible_runner(
+    galaxy, private_ca_lab, tmp_path
+):
     """What AWX does for a compliance job template on a project that is this repository: the project sync
     installs collections/requirements.yml from the Galaxy credential's server, then ansible-runner runs the
     playbook with the project as the private data dir's project."""
@@ -547,7 +548,7 @@ def test_awx_project_sync_offline_then_the_compliance_job_through_ansible_runner
 
     private, reports = tmp_path / "job", tmp_path / "reports"
     extravars = {"mfa_tls_report_dir": str(reports), "mfa_tls_fail_on_noncompliant": False}
-    paths = _awx_private_data_dir(private, checkout, stage, seed_lab, extravars)
+    paths = _awx_private_data_dir(private, checkout, stage, private_ca_lab, extravars)
     completed = subprocess.run(
         [
             str(VENV_BIN / "ansible-runner"),
@@ -571,7 +572,7 @@ def test_awx_project_sync_offline_then_the_compliance_job_through_ansible_runner
     events = [json.loads(p.read_text()) for p in (artifacts / "job_events").glob("*.json")]
     (stats,) = [e for e in events if e.get("event") == "playbook_on_stats"]
     custom = stats["event_data"]["artifact_data"]["mfa_tls_compliance"]
-    assert set(custom) == set(seed_lab.hosts())
+    assert set(custom) == set(private_ca_lab.hosts())
     for verdict in custom.values():
         assert verdict["compliant"] is False and "PRIVATE_CA" in verdict["codes"]
     assert list(reports.glob("*.xml"))

@@ -17,7 +17,7 @@ from ecosystem.collection_copy import (
     build_artifact,
     copy_collection,
     extract_artifact,
-    seed_get_pip,
+    place_offline_get_pip,
     tool_env,
 )
 
@@ -44,14 +44,14 @@ def _tail(completed: subprocess.CompletedProcess) -> str:
 
 @pytest.fixture(scope="module")
 def collection_copy(tmp_path_factory) -> Path:
-    seed_get_pip()
+    place_offline_get_pip()
     return copy_collection(tmp_path_factory.mktemp("ansible-test"))
 
 
 @pytest.fixture(scope="module")
 def artifact_copy(tmp_path_factory) -> Path:
     """The Galaxy artifact's files alone, where ansible-test runs as a Galaxy or Automation Hub user would."""
-    seed_get_pip()
+    place_offline_get_pip()
     artifact = build_artifact(tmp_path_factory.mktemp("galaxy-build"))
     return extract_artifact(artifact, tmp_path_factory.mktemp("ansible-test-artifact"))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from ecosystem.collection_copy import ROOT, build_artifact, extract_artifact, seed_get_pip, tool_env
+from ecosystem.collection_copy import ROOT, build_artifact, extract_artifact, place_offline_get_pip, tool_env
 
 MIN_VENV = ROOT / ".cache" / "venv-min"
 MIN_PYTHON = MIN_VENV / "bin" / "python"
@@ -68,7 +68,7 @@ def minimum() -> dict:
 @pytest.fixture(scope="module")
 def artifact_copy(minimum, tmp_path_factory) -> Path:
     """The Galaxy artifact's files, what a user of the lowest ansible-core installs (as for the pinned one)."""
-    seed_get_pip(Path(minimum["ansible_test_dir"]))
+    place_offline_get_pip(Path(minimum["ansible_test_dir"]))
     artifact = build_artifact(tmp_path_factory.mktemp("galaxy-build-min"))
     return extract_artifact(artifact, tmp_path_factory.mktemp("ansible-test-min"))
 

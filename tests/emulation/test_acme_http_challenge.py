@@ -1,7 +1,7 @@
 """acme_http_challenge against the lab, and the lab's plain HTTP as IIS's static file handler serves it.
 
 One lab, a scenario FILE with one situation per host:
-- mfa01: the seed host, plus a folder with an extensionless file and a .txt file and no web.config;
+- mfa01: the private-ca host, plus a folder with an extensionless file and a .txt file and no web.config;
 - mfa02: `system.webServer/handlers` locked (overrideMode Deny), and a folder whose web.config sets it;
 - mfa03: the site root is not writable for the module's account;
 - mfa04: a web.config in .well-known\\acme-challenge that the module did not write and that maps no ".",
@@ -22,9 +22,8 @@ import pytest
 from lab import iis
 from lab.iis_http import DEFAULT_LOCKED_SECTIONS
 from lab.state import HostState
-
-from lab_harness import Lab, configuration, running_lab
-from return_schema import documented
+from tests.support.lab_harness import Lab, configuration, running_lab
+from tests.support.return_schema import documented
 
 MODULE = "mfa_server.tls.acme_http_challenge"
 ROOT = "C:\\inetpub\\wwwroot"
@@ -52,7 +51,7 @@ HANDLERS_WEB_CONFIG = (
     "<configuration><system.webServer><handlers><clear /></handlers></system.webServer></configuration>"
 )
 SCENARIO = {
-    "base": "seed",
+    "base": "private-ca",
     "hosts": {
         "mfa01": {
             "files": {

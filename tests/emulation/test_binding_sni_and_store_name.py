@@ -14,9 +14,8 @@ import base64
 import pytest
 
 from lab.state import HostState
-
-from lab_harness import Lab, running_lab
-from return_schema import documented
+from tests.support.lab_harness import Lab, running_lab
+from tests.support.return_schema import documented
 
 
 @pytest.fixture(scope="module")

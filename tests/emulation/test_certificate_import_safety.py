@@ -30,9 +30,8 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from lab.modules import certificate_import as emulation
 from lab.state import HostState
 from tests.support import pki
-
-from lab_harness import ROOT, Lab, running_lab
-from return_schema import documented
+from tests.support.lab_harness import ROOT, Lab, running_lab
+from tests.support.return_schema import documented
 
 MODULE = "mfa_server.tls.certificate_import"
 PS1 = ROOT / "plugins" / "modules" / "certificate_import.ps1"
@@ -44,7 +43,9 @@ def lab(tmp_path_factory) -> Lab:
     directory = tmp_path_factory.mktemp("import-safety-lab")
     scenario = directory / "scenario.json"
     scenario.write_text(
-        json.dumps({"base": "seed", "hosts": {"mfa01": {"dotnet_framework_release": SERVER_2016_RELEASE}}})
+        json.dumps(
+            {"base": "private-ca", "hosts": {"mfa01": {"dotnet_framework_release": SERVER_2016_RELEASE}}}
+        )
     )
     with running_lab(directory / "lab", 3, str(scenario)) as running:
         yield running

@@ -25,9 +25,8 @@ from cryptography.x509.oid import NameOID
 
 from lab.state import HostState
 from tests.support import pki
-
-from lab_harness import Lab, running_lab, served_certificates
-from return_schema import documented
+from tests.support.lab_harness import Lab, running_lab, served_certificates
+from tests.support.return_schema import documented
 
 ISSUING = "Lab Public Issuing CA R1"
 

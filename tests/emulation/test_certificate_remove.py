@@ -1,6 +1,6 @@
 """certificate_remove against the lab: removed only when no HTTP.sys entry of the host holds it (lab ground truth).
 
-The seed host serves its private-CA certificate through `ipport=0.0.0.0:443` (the Default Web Site's `*:443:`).
+The private-ca host serves its private-CA certificate through `ipport=0.0.0.0:443` (the Default Web Site's `*:443:`).
 Each test reads the host's state before and after, and checks the result against the module's RETURN.
 """
 
@@ -13,9 +13,8 @@ import pytest
 from lab import iis, scenarios
 from lab.ca import LabCA
 from lab.state import HostState
-
-from lab_harness import Lab, configuration, running_lab
-from return_schema import documented
+from tests.support.lab_harness import Lab, configuration, running_lab
+from tests.support.return_schema import documented
 
 MODULE = "mfa_server.tls.certificate_remove"
 HOST = "mfa01"
@@ -24,7 +23,7 @@ HOST = "mfa01"
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory) -> Iterator[Lab]:
     # One host for the module: every test adds certificates and entries of its own (own thumbprints, own ports).
-    with running_lab(tmp_path_factory.mktemp("remove") / "lab", 1, "seed") as running:
+    with running_lab(tmp_path_factory.mktemp("remove") / "lab", 1, "private-ca") as running:
         yield running
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from lab_harness import Lab, lab_cli, start_lab
+from tests.support.lab_harness import Lab, lab_cli, start_lab
 
 # Longer than a whole module run through ansible takes without it (about 1.5 to 3 s here), so that the bound
 # below cannot hold unless the lab really waits.
@@ -15,7 +15,7 @@ DELAY = 6.0
 
 
 def test_each_command_waits_the_delay(tmp_path):
-    lab: Lab = start_lab(tmp_path / "lab", 1, "seed", command_delay=DELAY)
+    lab: Lab = start_lab(tmp_path / "lab", 1, "private-ca", command_delay=DELAY)
     try:
         assert json.loads((lab.dir / "lab.json").read_text())["command_delay"] == DELAY
         before = lab.state("mfa01")["counters"]["winrm_commands"]

@@ -9,8 +9,7 @@ import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.host_review import http_sys_divergence
 from lab.scenarios import FOREIGN_APP_ID
-
-from lab_harness import Lab, running_lab, served_certificates
+from tests.support.lab_harness import Lab, running_lab, served_certificates
 
 
 @pytest.fixture(scope="module")

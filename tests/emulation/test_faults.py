@@ -15,7 +15,7 @@ import ssl
 import pytest
 from cryptography import x509
 
-from lab_harness import Lab, lab_cli, running_lab, served_certificates
+from tests.support.lab_harness import Lab, lab_cli, running_lab, served_certificates
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from lab_harness import running_lab
+from tests.support.lab_harness import running_lab
 
 HOSTS = 50
 

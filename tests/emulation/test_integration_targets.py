@@ -7,7 +7,7 @@ ansible-test wants the collection at `.../ansible_collections/mfa_server/tls` an
 `make setup` unpacked) and writes that inventory there from the lab's own inventory. windows-integration on
 the controller's Python ("origin") installs nothing and reaches no network (only `sanity` bootstraps pip).
 
-The host is one lab host from a scenario FILE written here: the seed (MFA Server on Default Web Site) plus
+The host is one lab host from a scenario FILE written here: the private-ca host (MFA Server on Default Web Site) plus
 the fixture tests/integration/targets/README.md describes for iis_binding_certificate (two sites, four
 https bindings, no certificate and no HTTP.sys entry on ports 18443-18445) and the one of acme_http_challenge
 (four sites with http bindings only, a root web.config with a rewrite rule), and the inventory sets
@@ -28,8 +28,7 @@ from pathlib import Path
 import pytest
 
 from lab import iis
-
-from lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, running_lab, served_certificates
+from tests.support.lab_harness import ROOT, VENV_BIN, WINDOWS, Lab, running_lab, served_certificates
 
 TARGETS = (
     "acme_http_challenge",
@@ -121,7 +120,7 @@ def it_lab(tmp_path_factory) -> Lab:
     scenario = directory / "integration-fixture.json"
     fixture = {"sites": FIXTURE_SITES + ACME_SITES, "http_sys": [FOREIGN_ENTRY]}
     files = {ACME_REWRITE_PATH: base64.b64encode(ACME_REWRITE.read_bytes()).decode()}
-    spec = {"base": "seed", "hosts": {"*": {"files": files}}, "append": {"*": fixture}}
+    spec = {"base": "private-ca", "hosts": {"*": {"files": files}}, "append": {"*": fixture}}
     scenario.write_text(json.dumps(spec, indent=1))
     with running_lab(directory / "lab", 1, str(scenario)) as lab:
         yield lab
@@ -208,8 +207,8 @@ def test_integration_targets_pass_against_the_lab(it_lab, tmp_path):
             0,
         ), key
     assert entries["ipport=0.0.0.0:18446"] == FOREIGN_ENTRY  # given back exactly after the forced take-over
-    seed_site = next(s for s in truth["sites"] if s["name"] == "Default Web Site")
-    assert IT_A not in json.dumps(seed_site)  # never touched
+    default_site = next(s for s in truth["sites"] if s["name"] == "Default Web Site")
+    assert IT_A not in json.dumps(default_site)  # never touched
     # acme_http_challenge removed everything it placed and nothing else.
     acme_files = {path for path in truth["files"] if "acme-http-it" in path}
     assert acme_files == {ACME_REWRITE_PATH}

@@ -20,8 +20,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import (
 )
 from lab.ca import LabCA
 from tests.support import pki
-
-from lab_harness import lab_cli, running_lab
+from tests.support.lab_harness import lab_cli, running_lab
 
 COMPLIANT_HOST = "mfa02"  # the traps scenario's host with a public certificate
 

@@ -1,6 +1,6 @@
 """The MFA Server's own path to the Web Service SDK, judged by the real tls_facts action against the lab.
 
-Each `sdk-*` scenario breaks the seed host's SDK path one way; the emulated PfPaWs.asmx answers the SOAP call
+Each `sdk-*` scenario breaks the private-ca host's SDK path one way; the emulated PfPaWs.asmx answers the SOAP call
 TestPfWsSdkConnection from the host's own state (lab.mfa_sdk), so the findings come from two independent
 sides: the controller's judgement of the facts (SDK_URL_UNSAFE) and the service's own answer
 (SDK_CONNECTION_FAILED). The default scenarios' SDK path works.
@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from lab_harness import Lab, running_lab
-from return_schema import documented
+from tests.support.lab_harness import Lab, running_lab
+from tests.support.return_schema import documented
 
 FACTS = "mfa_server.tls.tls_facts"
 SERVICE = "https://mfa01.lab.example/MultiFactorAuthMobileAppWebService/PfPaWs.asmx"
@@ -102,15 +102,15 @@ def test_the_default_scenarios_sdk_path_works_and_only_the_retirement_is_reporte
     assert judge(traps_lab, "mfa03")["mfa_findings"] == []  # IIS without MFA Server
 
 
-def test_a_console_url_on_the_old_directory_name_is_component_url_not_found(seed_lab):
+def test_a_console_url_on_the_old_directory_name_is_component_url_not_found(private_ca_lab):
     old = "https://mfa01.lab.example/PhoneFactorPhoneAppWebService/"
-    review = judge(seed_lab, mobile_app_web_service_url=old)
+    review = judge(private_ca_lab, mobile_app_web_service_url=old)
     assert codes(review) == ["COMPONENT_URL_NOT_FOUND", "MFA_SERVER_RETIRED"]
     (found,) = [f for f in review["mfa_findings"] if f["code"] == "COMPONENT_URL_NOT_FOUND"]
     assert found["where"] == f"Mobile App Web Service URL {old}"
     assert "installed at /MultiFactorAuthMobileAppWebService of site 'Default Web Site'" in found["message"]
     current = "https://mfa01.lab.example/MultiFactorAuthMobileAppWebService/"
-    assert codes(judge(seed_lab, mobile_app_web_service_url=current)) == ["MFA_SERVER_RETIRED"]
+    assert codes(judge(private_ca_lab, mobile_app_web_service_url=current)) == ["MFA_SERVER_RETIRED"]
 
 
 def test_a_console_url_on_the_new_name_while_the_old_directory_stayed(tmp_path):
@@ -124,8 +124,10 @@ def test_a_console_url_on_the_new_name_while_the_old_directory_stayed(tmp_path):
     )
 
 
-def test_a_console_url_that_is_not_https_fails_the_task(seed_lab):
-    result = seed_lab.module("mfa01", FACTS, {"mobile_app_web_service_url": "http://mfa01.lab.example/PA/"})
+def test_a_console_url_that_is_not_https_fails_the_task(private_ca_lab):
+    result = private_ca_lab.module(
+        "mfa01", FACTS, {"mobile_app_web_service_url": "http://mfa01.lab.example/PA/"}
+    )
     assert result["failed"] and "is not an https:// URL" in result["msg"]
 
 

@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from lab_harness import ROOT, Lab, running_lab
-from return_schema import documented
+from tests.support.lab_harness import ROOT, Lab, running_lab
+from tests.support.return_schema import documented
 
 MODULE = "mfa_server.tls.mfa_server_info"
 # The body of mfa_server_info (and of host_tls_info) lives in this module util; the .ps1 only calls it.
@@ -61,7 +61,9 @@ def lab(tmp_path_factory) -> Lab:
     ]
     components[3]["web_config"]["error"] = PARSE_ERROR
     scenario = directory / "scenario.json"
-    scenario.write_text(json.dumps({"base": "seed", "hosts": {"*": {"mfa": {"components": components}}}}))
+    scenario.write_text(
+        json.dumps({"base": "private-ca", "hosts": {"*": {"mfa": {"components": components}}}})
+    )
     with running_lab(directory / "lab", 1, str(scenario)) as running:
         yield running
 

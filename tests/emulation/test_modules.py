@@ -8,8 +8,8 @@ import ssl
 
 import pytest
 
-from lab_harness import lab_cli, served_certificates
-from return_schema import documented
+from tests.support.lab_harness import lab_cli, served_certificates
+from tests.support.return_schema import documented
 
 MODULES = ("iis_tls_info", "mfa_server_info", "certificate_import", "iis_binding_certificate")
 
@@ -34,9 +34,9 @@ def test_info_modules_keep_return_contract(traps_lab, host):
         assert "ipport=[fd00:20::1]:443" in statuses
 
 
-def test_secrets_are_never_returned(seed_lab):
-    result = documented("mfa_server_info", seed_lab.module("mfa01", "mfa_server.tls.mfa_server_info"))
-    secret = seed_lab.raw_state("mfa01")["mfa"]["components"][0]["web_config"]["settings"][
+def test_secrets_are_never_returned(private_ca_lab):
+    result = documented("mfa_server_info", private_ca_lab.module("mfa01", "mfa_server.tls.mfa_server_info"))
+    secret = private_ca_lab.raw_state("mfa01")["mfa"]["components"][0]["web_config"]["settings"][
         "WEB_SERVICE_SDK_AUTHENTICATION_PASSWORD"
     ]
     assert secret not in str(result)
@@ -57,15 +57,15 @@ def test_secrets_are_never_returned(seed_lab):
         ({"sites": {"a": 1}}, "argument for sites is of type"),
     ],
 )
-def test_arguments_outside_documentation_are_refused(seed_lab, args, message):
-    result = seed_lab.module("mfa01", "mfa_server.tls.iis_tls_info", args)
+def test_arguments_outside_documentation_are_refused(private_ca_lab, args, message):
+    result = private_ca_lab.module("mfa01", "mfa_server.tls.iis_tls_info", args)
     assert result["failed"] and message in result["msg"]
 
 
-def test_binding_arguments_refused(seed_lab):
-    missing = seed_lab.module("mfa01", "mfa_server.tls.iis_binding_certificate", {"store_name": "My"})
+def test_binding_arguments_refused(private_ca_lab):
+    missing = private_ca_lab.module("mfa01", "mfa_server.tls.iis_binding_certificate", {"store_name": "My"})
     assert missing["failed"] and "one of the following is required: thumbprint, restore" in missing["msg"]
-    choice = seed_lab.module(
+    choice = private_ca_lab.module(
         "mfa01",
         "mfa_server.tls.iis_binding_certificate",
         {"thumbprint": "A" * 40, "store_name": "Root", "replace_thumbprint": "B" * 40},
@@ -73,42 +73,44 @@ def test_binding_arguments_refused(seed_lab):
     assert choice["failed"] and "value of store_name must be one of: My, WebHosting" in choice["msg"]
 
 
-def test_import_wrong_password_and_no_key_change_nothing(seed_lab, tmp_path):
-    before = seed_lab.raw_state("mfa03")["stores"]
-    content, _password = pfx(seed_lab, "public", tmp_path)
-    wrong = seed_lab.module(
+def test_import_wrong_password_and_no_key_change_nothing(private_ca_lab, tmp_path):
+    before = private_ca_lab.raw_state("mfa03")["stores"]
+    content, _password = pfx(private_ca_lab, "public", tmp_path)
+    wrong = private_ca_lab.module(
         "mfa03", "mfa_server.tls.certificate_import", {"content": content, "password": "nope"}
     )
     assert wrong["failed"] and "cannot open the PFX" in wrong["msg"] and "nope" not in str(wrong)
-    content, password = pfx(seed_lab, "no-key", tmp_path)
-    nokey = seed_lab.module(
+    content, password = pfx(private_ca_lab, "no-key", tmp_path)
+    nokey = private_ca_lab.module(
         "mfa03", "mfa_server.tls.certificate_import", {"content": content, "password": password}
     )
     assert nokey["failed"] and "without its private key" in nokey["msg"]
-    assert seed_lab.raw_state("mfa03")["stores"] == before
+    assert private_ca_lab.raw_state("mfa03")["stores"] == before
 
 
-def test_import_and_bind_end_to_end(seed_lab, tmp_path):
-    content = base64.b64encode((seed_lab.dir / "certs" / "replacement.pfx").read_bytes()).decode()
-    password = (seed_lab.dir / "certs" / "replacement.pass").read_text()
+def test_import_and_bind_end_to_end(private_ca_lab, tmp_path):
+    content = base64.b64encode((private_ca_lab.dir / "certs" / "replacement.pfx").read_bytes()).decode()
+    password = (private_ca_lab.dir / "certs" / "replacement.pass").read_text()
     args = {"content": content, "password": password}
     checked = documented(
         "certificate_import",
-        seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args, check=True, diff=True),
+        private_ca_lab.module("mfa02", "mfa_server.tls.certificate_import", args, check=True, diff=True),
     )
     assert checked["changed"]  # (the tree callback drops `diff`: the playbook tests look at it)
-    assert not any(c["thumbprint"] == checked["thumbprint"] for c in seed_lab.state("mfa02")["stores"]["My"])
+    assert not any(
+        c["thumbprint"] == checked["thumbprint"] for c in private_ca_lab.state("mfa02")["stores"]["My"]
+    )
     imported = documented(
-        "certificate_import", seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args)
+        "certificate_import", private_ca_lab.module("mfa02", "mfa_server.tls.certificate_import", args)
     )
     assert imported["changed"] and imported["intermediates_added"]
     assert password not in str(imported)
     again = documented(
-        "certificate_import", seed_lab.module("mfa02", "mfa_server.tls.certificate_import", args)
+        "certificate_import", private_ca_lab.module("mfa02", "mfa_server.tls.certificate_import", args)
     )
     assert not again["changed"]
     thumbprint = imported["thumbprint"]
-    unknown = seed_lab.module(
+    unknown = private_ca_lab.module(
         "mfa02",
         "mfa_server.tls.iis_binding_certificate",
         {
@@ -117,41 +119,44 @@ def test_import_and_bind_end_to_end(seed_lab, tmp_path):
         },
     )
     assert unknown["failed"] and "has no https binding" in unknown["msg"]
-    before = seed_lab.raw_state("mfa02")
+    before = private_ca_lab.raw_state("mfa02")
     bind = {
         "thumbprint": thumbprint,
         "bindings": [{"site": "Default Web Site", "binding_information": "*:443:"}],
     }
     dry = documented(
         "iis_binding_certificate",
-        seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind, check=True, diff=True),
+        private_ca_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind, check=True, diff=True),
     )
     assert dry["changed"] and dry["bindings"][0]["new_thumbprint"] == thumbprint
-    assert seed_lab.raw_state("mfa02")["sites"] == before["sites"]
+    assert private_ca_lab.raw_state("mfa02")["sites"] == before["sites"]
     done = documented(
-        "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind)
+        "iis_binding_certificate",
+        private_ca_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind),
     )
     assert done["changed"] and done["http_sys"][0]["action"] == "updated"
     previous = served_certificates(before)[("Default Web Site", "*:443:")]
     assert done["bindings"][0]["previous_thumbprint"] == previous
     # the undo is the entry exactly as it was, and IIS configuration was never touched
     assert done["snapshot"] == [{"exists": True, **before["http_sys"][0]}]
-    assert seed_lab.raw_state("mfa02")["sites"] == before["sites"]
+    assert private_ca_lab.raw_state("mfa02")["sites"] == before["sites"]
     again = documented(
-        "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind)
+        "iis_binding_certificate",
+        private_ca_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", bind),
     )
     assert not again["changed"]
-    chain = served_chain(seed_lab, "mfa02")
+    chain = served_chain(private_ca_lab, "mfa02")
     assert chain[0] == thumbprint and len(chain) == 2  # leaf + intermediate from the CA store
 
     undo = {"restore": done["snapshot"]}
     restored = documented(
-        "iis_binding_certificate", seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", undo)
+        "iis_binding_certificate",
+        private_ca_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", undo),
     )
     assert restored["changed"] and restored["http_sys"][0]["action"] == "restored"
-    assert seed_lab.raw_state("mfa02")["http_sys"] == before["http_sys"]
-    assert served_chain(seed_lab, "mfa02", verify=False)[0] == previous
-    assert not seed_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", undo)["changed"]
+    assert private_ca_lab.raw_state("mfa02")["http_sys"] == before["http_sys"]
+    assert served_chain(private_ca_lab, "mfa02", verify=False)[0] == previous
+    assert not private_ca_lab.module("mfa02", "mfa_server.tls.iis_binding_certificate", undo)["changed"]
 
 
 def served_chain(lab, host: str, verify: bool = True) -> list[str]:
@@ -218,7 +223,7 @@ def test_a_write_failing_midway_restores_every_entry_written(traps_lab, tmp_path
         lab_cli("fault", "--dir", str(traps_lab.dir), "--host", "mfa01", "clear")
 
 
-def test_tls_probe_reports_private_ca_for_seed(seed_lab, tmp_path):
+def test_tls_probe_reports_private_ca_for_the_private_ca_fleet(private_ca_lab, tmp_path):
     playbook = tmp_path / "probe.yml"
     playbook.write_text(
         "- hosts: mfa03\n  gather_facts: false\n  tasks:\n"
@@ -233,5 +238,5 @@ def test_tls_probe_reports_private_ca_for_seed(seed_lab, tmp_path):
         "        ansible_connection: local\n"
         '        ansible_python_interpreter: "{{ ansible_playbook_python }}"\n'
     )
-    out = seed_lab.playbook(playbook, "-v")
+    out = private_ca_lab.playbook(playbook, "-v")
     assert "PRIVATE_CA" in out.stdout, out.stdout[-3000:]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 import ssl
 
-from lab_harness import ROOT, lab_cli, start_lab
+from tests.support.lab_harness import ROOT, lab_cli, start_lab
 
 
-def test_inventory_uses_ntlm_https_with_validation(seed_lab):
-    text = seed_lab.inventory.read_text()
+def test_inventory_uses_ntlm_https_with_validation(private_ca_lab):
+    text = private_ca_lab.inventory.read_text()
     for expected in (
         "ansible_winrm_transport: ntlm",
         "ansible_winrm_scheme: https",
@@ -18,7 +18,7 @@ def test_inventory_uses_ntlm_https_with_validation(seed_lab):
         "mfa_servers",
     ):
         assert expected in text
-    hostvars = seed_lab.hostvars("mfa01")
+    hostvars = private_ca_lab.hostvars("mfa01")
     assert hostvars["mfa_tls_public_name"] == "mfa01.lab.example"
     assert hostvars["mfa_tls_probe_address"].endswith(":10443")
     for name in (
@@ -27,28 +27,30 @@ def test_inventory_uses_ntlm_https_with_validation(seed_lab):
         "certs/replacement.pfx",
         "certs/replacement.pass",
     ):
-        assert (seed_lab.dir / name).is_file(), name
+        assert (private_ca_lab.dir / name).is_file(), name
 
 
-def test_win_ping(seed_lab):
-    result = seed_lab.module("mfa01", "ansible.windows.win_ping")
+def test_win_ping(private_ca_lab):
+    result = private_ca_lab.module("mfa01", "ansible.windows.win_ping")
     assert result["ping"] == "pong" and not result.get("failed")
-    assert seed_lab.state("mfa01")["counters"]["modules"]["win_ping"] >= 1
+    assert private_ca_lab.state("mfa01")["counters"]["modules"]["win_ping"] >= 1
 
 
-def test_setup_gathers_windows_facts(seed_lab):
-    facts = seed_lab.module("mfa02", "ansible.windows.setup")["ansible_facts"]
+def test_setup_gathers_windows_facts(private_ca_lab):
+    facts = private_ca_lab.module("mfa02", "ansible.windows.setup")["ansible_facts"]
     assert facts["ansible_os_family"] == "Windows"
     assert facts["ansible_hostname"] == "MFA02"
     assert facts["ansible_distribution"].startswith("Microsoft Windows Server")
     assert facts["ansible_ip_addresses"]
 
 
-def test_wrong_password_is_refused_with_401(seed_lab):
-    result = seed_lab.module("mfa01", "ansible.windows.win_ping", extra=["-e", "ansible_password=wrong"])
+def test_wrong_password_is_refused_with_401(private_ca_lab):
+    result = private_ca_lab.module(
+        "mfa01", "ansible.windows.win_ping", extra=["-e", "ansible_password=wrong"]
+    )
     assert result.get("unreachable") and "credentials were rejected" in result["msg"]
-    address = seed_lab.hostvars("mfa01")["ansible_host"]
-    context = ssl.create_default_context(cafile=str(seed_lab.dir / "trust" / "winrm-ca.pem"))
+    address = private_ca_lab.hostvars("mfa01")["ansible_host"]
+    context = ssl.create_default_context(cafile=str(private_ca_lab.dir / "trust" / "winrm-ca.pem"))
     with (
         socket.create_connection((address, 5986), timeout=5) as raw,
         context.wrap_socket(raw, server_hostname=address) as tls,
@@ -60,14 +62,14 @@ def test_wrong_password_is_refused_with_401(seed_lab):
         assert tls.recv(64).startswith(b"HTTP/1.1 401")
 
 
-def test_basic_auth_and_http_with_ntlm_message_encryption(seed_lab):
+def test_basic_auth_and_http_with_ntlm_message_encryption(private_ca_lab):
     assert (
-        seed_lab.module("mfa01", "ansible.windows.win_ping", extra=["-e", "ansible_winrm_transport=basic"])[
-            "ping"
-        ]
+        private_ca_lab.module(
+            "mfa01", "ansible.windows.win_ping", extra=["-e", "ansible_winrm_transport=basic"]
+        )["ping"]
         == "pong"
     )
-    result = seed_lab.module(
+    result = private_ca_lab.module(
         "mfa01",
         "ansible.windows.win_ping",
         extra=["-e", "ansible_port=5985", "-e", "ansible_winrm_scheme=http"],
@@ -75,9 +77,9 @@ def test_basic_auth_and_http_with_ntlm_message_encryption(seed_lab):
     assert result["ping"] == "pong"
 
 
-def test_raw_and_unknown_module(seed_lab):
-    assert "MFA01" in seed_lab.module("mfa01", "raw", {"_raw_params": "hostname"})["stdout"]
-    result = seed_lab.module("mfa01", "ansible.windows.win_shell", {"_raw_params": "dir"})
+def test_raw_and_unknown_module(private_ca_lab):
+    assert "MFA01" in private_ca_lab.module("mfa01", "raw", {"_raw_params": "hostname"})["stdout"]
+    result = private_ca_lab.module("mfa01", "ansible.windows.win_shell", {"_raw_params": "dir"})
     assert (
         result.get("failed")
         and "ansible.windows.win_shell" in result["msg"]
@@ -85,14 +87,14 @@ def test_raw_and_unknown_module(seed_lab):
     )
 
 
-def test_playbook_with_gather_facts(seed_lab, tmp_path):
+def test_playbook_with_gather_facts(private_ca_lab, tmp_path):
     playbook = tmp_path / "ping.yml"
     playbook.write_text(
         "- hosts: mfa_servers\n  gather_facts: true\n  tasks:\n"
         "    - ansible.windows.win_ping:\n"
         "    - ansible.builtin.assert:\n        that: ansible_os_family == 'Windows'\n"
     )
-    out = seed_lab.playbook(playbook)
+    out = private_ca_lab.playbook(playbook)
     assert out.returncode == 0, out.stdout[-3000:]
     assert "failed=0" in out.stdout and "unreachable=0" in out.stdout
 

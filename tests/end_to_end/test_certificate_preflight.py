@@ -9,10 +9,9 @@ import datetime as dt
 import pytest
 
 from tests.support import pki
+from tests.support.chains import HOST, LabPKI
+from tests.support.module_task import run_module, run_module_with_output
 from tests.support.revocation import Authority, RevocationServer
-
-from chains import HOST, LabPKI
-from module_task import run_module, run_module_with_output
 
 PASSWORD = "Pfx-Secret-7f3a"
 LAB = LabPKI()

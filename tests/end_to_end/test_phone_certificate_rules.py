@@ -11,10 +11,9 @@ import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
 from tests.support import pki
-
-from chains import HOST, LabPKI
-from module_task import run_module
-from servers import HTTPSServer
+from tests.support.chains import HOST, LabPKI
+from tests.support.module_task import run_module
+from tests.support.servers import HTTPSServer
 
 DAY = dt.timedelta(days=1)
 SECOND = dt.timedelta(seconds=1)

@@ -12,11 +12,10 @@ import ssl
 import pytest
 
 from tests.support import pki
+from tests.support.chains import HOST, LabPKI
+from tests.support.module_task import run_module
 from tests.support.revocation import Authority, RevocationServer
-
-from chains import HOST, LabPKI
-from module_task import run_module
-from servers import HTTPSServer
+from tests.support.servers import HTTPSServer
 
 PHONE_CODES = {
     "VALIDITY_TOO_LONG",

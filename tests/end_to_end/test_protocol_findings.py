@@ -9,10 +9,9 @@ import ssl
 import pytest
 
 from tests.support import pki
-
-from chains import HOST, LabPKI
-from module_task import run_module
-from servers import HTTPSServer
+from tests.support.chains import HOST, LabPKI
+from tests.support.module_task import run_module
+from tests.support.servers import HTTPSServer
 
 V = ssl.TLSVersion
 # Revocation is judged by its own check; these test chains name no OCSP responder or CRL.

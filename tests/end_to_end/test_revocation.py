@@ -9,11 +9,10 @@ import socket
 import pytest
 from cryptography import x509
 
+from tests.support.chains import HOST, LabPKI
+from tests.support.module_task import run_module
 from tests.support.revocation import Authority, RevocationServer
-
-from chains import HOST, LabPKI
-from module_task import run_module
-from servers import HTTPSServer
+from tests.support.servers import HTTPSServer
 
 ROUTES = {"/": 200}
 

@@ -9,10 +9,9 @@ import socket
 import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
-
-from chains import HOST, NO_REVOCATION_URL, LabPKI, scenarios
-from module_task import run_module
-from servers import FileServer, HTTPSServer
+from tests.support.chains import HOST, NO_REVOCATION_URL, LabPKI, scenarios
+from tests.support.module_task import run_module
+from tests.support.servers import FileServer, HTTPSServer
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::DeprecationWarning"

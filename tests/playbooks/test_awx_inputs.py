@@ -14,8 +14,8 @@ import json
 
 import yaml
 
-from lab_harness import ROOT, recap, served_certificates
-from playbook_runs import PLAYBOOKS, replacement_password, replacement_thumbprint
+from tests.support.lab_harness import ROOT, recap, served_certificates
+from tests.support.playbook_runs import PLAYBOOKS, replacement_password, replacement_thumbprint
 
 SURVEY = ROOT / "awx" / "surveys" / "remediate.json"
 CREDENTIAL = ROOT / "awx" / "credential_types" / "mfa_tls_certificate.yml"
@@ -50,8 +50,8 @@ def _credential_extra_vars(pfx_b64: str, password: str) -> dict:
     return {variable: inputs[template] for variable, template in injectors.items()}
 
 
-def test_the_remediation_job_as_awx_launches_it(seed_lab, tmp_path):
-    lab = seed_lab
+def test_the_remediation_job_as_awx_launches_it(private_ca_lab, tmp_path):
+    lab = private_ca_lab
     password = replacement_password(lab)
     pfx = (lab.dir / "certs" / "replacement.pfx").read_bytes()
     pfx_b64 = base64.b64encode(pfx).decode()

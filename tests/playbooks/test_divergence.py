@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import json
 
-from lab_harness import configuration, running_lab
-from playbook_runs import compliance, remediate, replacement_thumbprint
+from tests.support.lab_harness import configuration, running_lab
+from tests.support.playbook_runs import compliance, remediate, replacement_thumbprint
 
 
 def test_a_hidden_entry_is_reported_and_its_binding_left_alone(tmp_path):
@@ -45,7 +45,7 @@ def test_a_binding_served_by_the_wildcard_is_changed_with_it_not_behind_its_back
     scenario.write_text(
         json.dumps(
             {
-                "base": "seed",
+                "base": "private-ca",
                 "append": {
                     "*": {
                         "sites": [

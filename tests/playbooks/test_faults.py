@@ -9,15 +9,14 @@ import json
 import pytest
 
 from lab.state import HostState
-
-from lab_harness import lab_cli, recap, running_lab, served_certificates
-from playbook_runs import remediate, replacement_thumbprint
+from tests.support.lab_harness import lab_cli, recap, running_lab, served_certificates
+from tests.support.playbook_runs import remediate, replacement_thumbprint
 
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     directory = tmp_path_factory.mktemp("faults-lab")
-    with running_lab(directory, 4, "seed") as lab:
+    with running_lab(directory, 4, "private-ca") as lab:
         yield lab
 
 
@@ -64,7 +63,7 @@ def test_rollback_restores_a_hand_renewal_exactly(tmp_path):
     """An administrator renewed the wildcard entry by hand (new certificate, `netsh http update sslcert`) and
     set a client-certificate check mode on it; a change that fails verification must put back exactly that
     entry: the hand-renewed certificate, not whatever IIS configuration might suggest, and every setting."""
-    with running_lab(tmp_path / "lab", 1, "seed") as lab:
+    with running_lab(tmp_path / "lab", 1, "private-ca") as lab:
         renewed = lab_cli(
             "renew-by-hand", "--dir", str(lab.dir), "--host", "mfa01", "--key", "ipport=0.0.0.0:443"
         )

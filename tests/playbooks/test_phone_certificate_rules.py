@@ -13,9 +13,8 @@ import pytest
 from lab import folder
 from lab.ca import LabCA
 from tests.support import pki
-
-from lab_harness import Lab, configuration
-from playbook_runs import remediate
+from tests.support.lab_harness import Lab, configuration
+from tests.support.playbook_runs import remediate
 
 CHANGING_MODULES = ("certificate_import", "iis_binding_certificate")
 DAY = dt.timedelta(days=1)
@@ -48,11 +47,11 @@ def _public_pfx(lab: Lab, name: str, days: int) -> tuple[Path, str]:
         ("no-scts", 365, {"mfa_tls_require_ct": True}, "CT_MISSING"),
     ],
 )
-def test_a_certificate_phones_refuse_changes_nothing(seed_lab, name, days, variables, code):
-    before = _snapshot(seed_lab)
-    pfx, password = _public_pfx(seed_lab, name, days)
-    run = remediate(seed_lab, "-e", json.dumps(variables), pfx=pfx, password=password)
+def test_a_certificate_phones_refuse_changes_nothing(private_ca_lab, name, days, variables, code):
+    before = _snapshot(private_ca_lab)
+    pfx, password = _public_pfx(private_ca_lab, name, days)
+    run = remediate(private_ca_lab, "-e", json.dumps(variables), pfx=pfx, password=password)
     assert run.returncode != 0
     assert f"{code}: The certificate" in run.stdout, run.stdout[-3000:]
     assert "Check the new certificate on the controller" in run.stdout
-    assert _snapshot(seed_lab) == before
+    assert _snapshot(private_ca_lab) == before

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import pytest
 
-from lab_harness import lab_cli, recap, running_lab
-from playbook_runs import remediate, replacement_thumbprint
+from tests.support.lab_harness import lab_cli, recap, running_lab
+from tests.support.playbook_runs import remediate, replacement_thumbprint
 
 SDK_URL = "https://mfa-sdk.corp.contoso.com/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx"
 PUBLIC_ENTRY = "hostnameport=mfa01.lab.example:443"

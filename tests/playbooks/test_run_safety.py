@@ -5,7 +5,7 @@ second host, a run that matches no host, a wrong mfa_tls_serial, a missing passw
 changed binding and what it left alone, writes a change record whose undo works, does not count its plan as a
 change, and a rolling change that stops names the hosts it never attempted.
 
-Two labs for the module (seed and traps, three hosts each); each test leaves the HTTP.sys entries as it found them.
+Two labs for the module (private-ca and traps, three hosts each); each test leaves the HTTP.sys entries as it found them.
 """
 
 from __future__ import annotations
@@ -18,8 +18,14 @@ import subprocess
 import pytest
 import yaml
 
-from lab_harness import ROOT, configuration, lab_cli, recap, served_certificates
-from playbook_runs import PLAYBOOKS, compliance, remediate, replacement_password, replacement_thumbprint
+from tests.support.lab_harness import ROOT, configuration, lab_cli, recap, served_certificates
+from tests.support.playbook_runs import (
+    PLAYBOOKS,
+    compliance,
+    remediate,
+    replacement_password,
+    replacement_thumbprint,
+)
 
 CHANGING_MODULES = ("certificate_import", "iis_binding_certificate")
 PLAYBOOK_NAMES = ("compliance.yml", "facts.yml", "remediate.yml", "renew.yml")
@@ -137,11 +143,11 @@ def test_a_change_prints_each_binding_it_changes_and_leaves_alone_and_records_an
     assert lab.state("mfa01")["http_sys"] == before["mfa01"]
 
 
-# ---------------------------------------------------------------------------------------------- the seed lab
+# ---------------------------------------------------------------------------------------------- the private-ca lab
 
 
-def test_check_mode_shows_the_change_but_counts_only_what_would_change(seed_lab, tmp_path):
-    lab = seed_lab
+def test_check_mode_shows_the_change_but_counts_only_what_would_change(private_ca_lab, tmp_path):
+    lab = private_ca_lab
     before = {host: configuration(lab.state(host)) for host in lab.hosts()}
     run = remediate(lab, "--check", "--diff", "-e", f"mfa_tls_report_dir={tmp_path}")
     assert run.returncode == 0, run.stdout[-3000:]
@@ -163,8 +169,8 @@ def test_check_mode_shows_the_change_but_counts_only_what_would_change(seed_lab,
     assert not list(tmp_path.iterdir()), "check mode wrote a change record"
 
 
-def test_an_unfit_certificate_is_one_line_naming_it_and_each_problem_once_without_pem(seed_lab):
-    lab = seed_lab
+def test_an_unfit_certificate_is_one_line_naming_it_and_each_problem_once_without_pem(private_ca_lab):
+    lab = private_ca_lab
     before = _ground_truth(lab)
     out = lab.dir / "private-for-output.pfx"
     assert lab_cli("cert", "--dir", str(lab.dir), "--kind", "private", "--out", str(out)).returncode == 0
@@ -181,8 +187,8 @@ def test_an_unfit_certificate_is_one_line_naming_it_and_each_problem_once_withou
 
 
 @pytest.mark.parametrize("password", ["", None])
-def test_a_missing_password_says_the_variable_is_not_set(seed_lab, password):
-    lab = seed_lab
+def test_a_missing_password_says_the_variable_is_not_set(private_ca_lab, password):
+    lab = private_ca_lab
     before = _ground_truth(lab)
     variables = {"mfa_tls_pfx_path": str(lab.dir / "certs" / "replacement.pfx")}
     if password is not None:
@@ -206,8 +212,10 @@ def test_a_missing_password_says_the_variable_is_not_set(seed_lab, password):
         ),
     ],
 )
-def test_a_wrong_rolling_setting_is_a_clear_error_before_anything_runs(seed_lab, variable, value, message):
-    lab = seed_lab
+def test_a_wrong_rolling_setting_is_a_clear_error_before_anything_runs(
+    private_ca_lab, variable, value, message
+):
+    lab = private_ca_lab
     counted = _executions(lab)
     for playbook in ("remediate.yml", "renew.yml"):
         run = lab.playbook(PLAYBOOKS / playbook, "-e", f"{variable}={value}")
@@ -230,9 +238,9 @@ def _renamed_inventory(lab, tmp_path) -> str:
 
 
 def test_a_run_that_matches_no_host_fails_naming_the_group_and_mfa_tls_hosts_names_another(
-    seed_lab, tmp_path
+    private_ca_lab, tmp_path
 ):
-    lab = seed_lab
+    lab = private_ca_lab
     inventory = _renamed_inventory(lab, tmp_path)
     counted = _executions(lab)
 
@@ -272,8 +280,8 @@ def test_a_run_that_matches_no_host_fails_naming_the_group_and_mfa_tls_hosts_nam
     assert set(report["hosts"]) == set(lab.hosts())
 
 
-def test_a_rollout_that_stops_names_the_hosts_it_never_attempted(seed_lab):
-    lab = seed_lab
+def test_a_rollout_that_stops_names_the_hosts_it_never_attempted(private_ca_lab):
+    lab = private_ca_lab
     before = _ground_truth(lab)
     counted = _executions(lab)
     assert lab_cli("fault", "--dir", str(lab.dir), "--host", "mfa01", "set-fails-after", "0").returncode == 0
@@ -307,10 +315,10 @@ def test_a_rollout_that_stops_names_the_hosts_it_never_attempted(seed_lab):
     path.with_suffix(".html").unlink()
 
 
-def test_a_changing_run_costs_three_module_executions_and_counts_two_changes_per_host(seed_lab):
+def test_a_changing_run_costs_three_module_executions_and_counts_two_changes_per_host(private_ca_lab):
     """The discovery moved into the first play: the rolling play uses its plan, so a host that changes still
     needs three module executions (discover, import, bind) and the recap counts the import and the bind."""
-    lab = seed_lab
+    lab = private_ca_lab
     new = replacement_thumbprint(lab)
     counted = _executions(lab)
     before = {host: lab.state(host)["http_sys"] for host in lab.hosts()}

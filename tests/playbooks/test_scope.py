@@ -15,8 +15,8 @@ import json
 
 import pytest
 
-from lab_harness import recap, running_lab
-from playbook_runs import compliance, remediate
+from tests.support.lab_harness import recap, running_lab
+from tests.support.playbook_runs import compliance, remediate
 
 # What remediation leaves on mfa01 (test_traps.py says why): the Portal's IP binding shares its HTTP.sys entry
 # with the reports site, whose name the new certificate does not cover; the intranet site is on the Central

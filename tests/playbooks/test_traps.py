@@ -13,8 +13,8 @@ import socket
 import ssl
 import warnings
 
-from lab_harness import configuration, recap, served_certificates
-from playbook_runs import remediate, replacement_thumbprint
+from tests.support.lab_harness import configuration, recap, served_certificates
+from tests.support.playbook_runs import remediate, replacement_thumbprint
 
 CHANGED_BINDINGS = {
     ("Default Web Site", "*:443:"),

@@ -12,7 +12,7 @@
   `mutually_exclusive`, `required_one_of` ... which the documentation does not carry as data).
 - `module_contract(name)` is what the lab validates a module call against: (argument spec, sidecar).
 
-tests/ps_spec.py re-exports all of this for the unit tests (which add the checks `validate-modules` would
+tests/support/ps_spec.py re-exports all of this for the unit tests (which add the checks `validate-modules` would
 make); this module imports nothing from the other test helpers. It is test support, not lab code, because the
 unit tests ship in the Galaxy artifact and the lab (lab/argspec.py validates module calls with it) does not.
 """

@@ -1,7 +1,7 @@
 """What the unit tests need to import their helpers under `ansible-test units`, which runs pytest with its
 own configuration (not pyproject.toml's `pythonpath`), also from a copy holding only the Galaxy artifact's
 files: the flat helpers in tests/ (`chains`, `servers`, `collection_paths`) and the collection root, for
-`tests.support` and `tests.ps_spec`. Nothing here needs the lab."""
+`tests.support` and `tests.support.ps_spec`. Nothing here needs the lab."""
 
 from __future__ import annotations
 

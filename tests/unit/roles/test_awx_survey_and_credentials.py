@@ -31,8 +31,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan im
 )
 from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action import ActionFailure
 from tests.support import pki
-
-from chains import HOST, LabPKI
+from tests.support.chains import HOST, LabPKI
 
 ROOT = Path(__file__).resolve().parents[3]
 SURVEY = ROOT / "awx" / "surveys" / "remediate.json"

@@ -11,8 +11,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CAT
 from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import RevocationChecker
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore, TrustStoreError
 from tests.support import pki
-
-from chains import HOST, LabPKI, scenarios
+from tests.support.chains import HOST, LabPKI, scenarios
 
 LAB = LabPKI()
 STORE = TrustStore([LAB.public_root.cert], "test roots")

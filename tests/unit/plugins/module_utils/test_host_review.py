@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 
 from ansible_collections.mfa_server.tls.plugins.module_utils.host_review import endpoints, sent_chain_der
-
-from chains import LabPKI
+from tests.support.chains import LabPKI
 
 LAB = LabPKI()
 

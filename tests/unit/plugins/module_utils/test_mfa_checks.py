@@ -17,8 +17,7 @@ import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import mfa_checks
 from ansible_collections.mfa_server.tls.plugins.module_utils.mfa_checks import HttpAnswer, MfaOptions
-
-from chains import LabPKI
+from tests.support.chains import LabPKI
 
 PUBLIC = "mfa.contoso.com"
 GOOD = "A1" * 20

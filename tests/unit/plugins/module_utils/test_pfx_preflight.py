@@ -13,8 +13,7 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.preflight import (
 )
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
 from tests.support import pki
-
-from chains import HOST, LabPKI
+from tests.support.chains import HOST, LabPKI
 
 LAB = LabPKI()
 STORE = TrustStore([LAB.public_root.cert], "test roots")

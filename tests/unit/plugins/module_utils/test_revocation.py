@@ -25,10 +25,9 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import (
 )
 from ansible_collections.mfa_server.tls.plugins.module_utils.trust_store import TrustStore
 from tests.support import pki
+from tests.support.chains import HOST, LabPKI
 from tests.support.revocation import Authority, Faults, RevocationServer, delegated_responder
-
-from chains import HOST, LabPKI
-from servers import HTTPSServer
+from tests.support.servers import HTTPSServer
 
 LAB = LabPKI()
 STORE = TrustStore([LAB.public_root.cert], "test roots")

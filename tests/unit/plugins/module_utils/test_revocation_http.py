@@ -17,9 +17,8 @@ from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import (
     RevocationChecker,
     Unavailable,
 )
+from tests.support.chains import LabPKI
 from tests.support.revocation import Authority, RevocationServer
-
-from chains import LabPKI
 
 LAB = LabPKI()
 ISSUER = LAB.public_ca

@@ -21,9 +21,8 @@ import pytest
 from ansible_collections.mfa_server.tls.plugins.module_utils import tls_client
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import _protocol_findings
 from tests.support import pki
-
-from chains import HOST, LabPKI
-from servers import HTTPSServer
+from tests.support.chains import HOST, LabPKI
+from tests.support.servers import HTTPSServer
 
 V = ssl.TLSVersion
 LAB = LabPKI()

@@ -9,9 +9,8 @@ import pytest
 
 from ansible_collections.mfa_server.tls.plugins.module_utils import verification
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeInputError, run_probe
-
-from chains import LabPKI
-from servers import HTTPSServer
+from tests.support.chains import LabPKI
+from tests.support.servers import HTTPSServer
 
 LAB = LabPKI()
 NAME = "mfa.contoso.test"

@@ -1,7 +1,7 @@
 """What validate-modules and pslint would check, without pwsh: grammar, argspec vs sidecar docs, ansible-doc.
 
 Nothing here runs PowerShell. The grammar is tree-sitter-powershell; the argument spec is evaluated from the
-literal `$spec` hashtable by tests/ps_spec.py.
+literal `$spec` hashtable by tests/support/ps_spec.py.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[4]
 sys.path.insert(0, str(ROOT))
 
-from tests import ps_spec  # noqa: E402
-from tests.collection_paths import ansible_env, collection_roots  # noqa: E402
-from tests.support import documentation  # noqa: E402
+from tests.support import documentation, ps_spec  # noqa: E402
+from tests.support.collection_paths import ansible_env, collection_roots  # noqa: E402
 
 MODULES = ps_spec.powershell_modules()
 EXPECTED = {

@@ -16,8 +16,7 @@ import yaml
 from ansible_collections.mfa_server.tls.plugins.module_utils.findings import CATALOGUE
 from ansible_collections.mfa_server.tls.plugins.modules import tls_probe
 from tests.support import documentation
-
-from collection_paths import ansible_env
+from tests.support.collection_paths import ansible_env
 
 ROOT = Path(__file__).resolve().parents[4]
 # no_log is not a documentation key for Python modules; secrets are checked on their own below.

@@ -1,4 +1,4 @@
-"""The seed story end to end against the lab, through the real playbooks: compliance fails naming
+"""The private-CA story end to end against the lab, through the real playbooks: compliance fails naming
 PRIVATE_CA, check mode changes nothing and shows the diff, remediate fixes it (ground truth and a real
 handshake agree), a second run changes nothing, compliance passes."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 import re
 
-from lab_harness import configuration, recap, served_certificates
-from playbook_runs import compliance, remediate, replacement_thumbprint
+from tests.support.lab_harness import configuration, recap, served_certificates
+from tests.support.playbook_runs import compliance, remediate, replacement_thumbprint
 
 
 def _executions(lab) -> dict[str, int]:
@@ -20,8 +20,8 @@ def _spent(lab, before: dict[str, int]) -> set[int]:
     return {count - before[host] for host, count in _executions(lab).items()}
 
 
-def test_the_seed_story(seed_lab, tmp_path):
-    lab = seed_lab
+def test_the_private_ca_story(private_ca_lab, tmp_path):
+    lab = private_ca_lab
     hosts = lab.hosts()
     before = {h: configuration(lab.state(h)) for h in hosts}
 

@@ -22,7 +22,7 @@ No Windows and no pwsh here, so this module stands in for what `validate-modules
 `SpecError`, `SyntaxProblem`, `module_paths`, `NO_LOG_MARKER`) live in `tests.support.contract`, because the
 lab validates module calls against the same contract; they are re-exported here unchanged.
 
-Import it as `from tests import ps_spec` (the repository root on sys.path) or by file path.
+Import it as `from tests.support import ps_spec` (the repository root on sys.path) or by file path.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ import tree_sitter
 # The contract the lab emulates (sidecars, the literal $spec, the PowerShell parse) lives in
 # tests.support.contract; its names stay importable from here unchanged. Loaded by file path, without the
 # repository root on sys.path, it puts the root there first.
-if str(Path(__file__).resolve().parent.parent) not in sys.path:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if str(Path(__file__).resolve().parents[2]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.support.contract import (  # noqa: F401  re-exported for the tests; pylint: disable=unused-import
     MODULES_DIR,
     NO_LOG_MARKER,
@@ -58,7 +58,7 @@ from tests.support.contract import (  # noqa: F401  re-exported for the tests; p
     syntax_errors,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODULE_UTILS_DIR = ROOT / "plugins" / "module_utils"
 COLLECTION = "mfa_server.tls"
 UTIL_PREFIX = f"ansible_collections.{COLLECTION}.plugins.module_utils."

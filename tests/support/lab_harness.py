@@ -15,8 +15,7 @@ from pathlib import Path
 import yaml
 
 from lab import iis
-
-from module_task import BIN, ROOT, run_module_with_output
+from tests.support.module_task import BIN, ROOT, run_module_with_output
 
 VENV_BIN = BIN
 WINDOWS = ROOT / ".cache" / "collections" / "ansible_collections" / "ansible" / "windows"
@@ -107,7 +106,7 @@ class Lab:
         )
 
 
-def start_lab(directory: Path, hosts: int, scenario: str = "seed", command_delay: float = 0.0) -> Lab:
+def start_lab(directory: Path, hosts: int, scenario: str = "private-ca", command_delay: float = 0.0) -> Lab:
     out = lab_cli(
         "up",
         "--hosts",
@@ -126,7 +125,7 @@ def start_lab(directory: Path, hosts: int, scenario: str = "seed", command_delay
 
 
 @contextlib.contextmanager
-def running_lab(directory: Path, hosts: int, scenario: str = "seed") -> Iterator[Lab]:
+def running_lab(directory: Path, hosts: int, scenario: str = "private-ca") -> Iterator[Lab]:
     """A lab for the duration of the block, always brought down (its state stays in `directory`)."""
     lab = start_lab(directory, hosts, scenario)
     try:

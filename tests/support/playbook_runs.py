@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from lab_harness import ROOT, Lab
+from tests.support.lab_harness import ROOT, Lab
 
 PLAYBOOKS = ROOT / "playbooks"
 
