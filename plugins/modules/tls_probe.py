@@ -143,6 +143,7 @@ EXAMPLES = r"""
         address: 192.0.2.10:443
     trust_bundle: /etc/pki/phone-roots.pem
     expiry_warning_days: 45
+  delegate_to: localhost
 
 - name: Fail when any endpoint is not compliant
   ansible.builtin.assert:

@@ -23,6 +23,7 @@ import yaml
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from ansible_collections.mfa_server.tls.plugins.module_utils.tls_client import presented_chain
 from lab.state import HostState
 from tests.support import pki
 from tests.support.lab_harness import Lab, running_lab, served_certificates
@@ -121,10 +122,7 @@ def served_chain(lab: Lab, host: str) -> list[str]:
         socket.create_connection((address, int(port)), timeout=5) as raw,
         context.wrap_socket(raw, server_hostname=hostvars["mfa_tls_public_name"]) as tls,
     ):
-        return [
-            hashlib.sha1(c.public_bytes(ssl._ssl.ENCODING_DER)).hexdigest().upper()
-            for c in tls._sslobj.get_unverified_chain()
-        ]
+        return [hashlib.sha1(der).hexdigest().upper() for der in presented_chain(tls)]
 
 
 def test_stale_intermediate_served_then_removed(stale_lab, tmp_path):

@@ -15,6 +15,7 @@ import ssl
 import pytest
 from cryptography import x509
 
+from ansible_collections.mfa_server.tls.plugins.module_utils.tls_client import presented_chain
 from tests.support.lab_harness import Lab, lab_cli, running_lab, served_certificates
 
 
@@ -50,10 +51,7 @@ def served_chain(lab: Lab, host: str) -> list[str]:
         socket.create_connection((address, int(port)), timeout=5) as raw,
         context.wrap_socket(raw, server_hostname=hostvars["mfa_tls_public_name"]) as tls,
     ):
-        return [
-            hashlib.sha1(c.public_bytes(ssl._ssl.ENCODING_DER)).hexdigest().upper()
-            for c in tls._sslobj.get_unverified_chain()
-        ]
+        return [hashlib.sha1(der).hexdigest().upper() for der in presented_chain(tls)]
 
 
 def test_no_intermediates_makes_tls_probe_report_incomplete_chain(fault_lab):

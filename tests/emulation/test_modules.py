@@ -8,6 +8,7 @@ import ssl
 
 import pytest
 
+from ansible_collections.mfa_server.tls.plugins.module_utils.tls_client import presented_chain
 from tests.support.lab_harness import lab_cli, served_certificates
 from tests.support.return_schema import documented
 
@@ -176,10 +177,7 @@ def served_chain(lab, host: str, verify: bool = True) -> list[str]:
             f"{hostvars['mfa_tls_public_name']}\r\nConnection: close\r\n\r\n".encode()
         )
         assert tls.recv(64).startswith(b"HTTP/1.1 200")
-        return [
-            hashlib.sha1(c.public_bytes(ssl._ssl.ENCODING_DER)).hexdigest().upper()
-            for c in tls._sslobj.get_unverified_chain()
-        ]
+        return [hashlib.sha1(der).hexdigest().upper() for der in presented_chain(tls)]
 
 
 def test_catch_all_trap_is_refused(traps_lab):
