@@ -87,7 +87,8 @@ MFA = {
 }
 
 
-def _reaches(iis: dict = IIS, mfa: dict = MFA) -> dict:
+def _reaches(iis: dict | None = None, mfa: dict | None = None) -> dict:
+    iis, mfa = (IIS if iis is None else iis), (MFA if mfa is None else mfa)
     return {
         key: [(r.name, r.entry, r.alone, [c.who for c in r.callers]) for r in found]
         for key, found in routing.reaches(iis, mfa, PUBLIC).items()

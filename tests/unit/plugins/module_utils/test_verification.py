@@ -17,11 +17,11 @@ NAME = "mfa.contoso.test"
 CHAIN = [{"sha1": "AB" * 20}]
 
 
-def _result(*codes: str, chain=CHAIN) -> dict:
+def _result(*codes: str, chain: list | None = None) -> dict:
     severity = {"EXPIRING_SOON": "warning", "LEGACY_TLS_ENABLED": "warning"}
     return {
         "url": f"https://{NAME}/x",
-        "presented_chain": chain,
+        "presented_chain": CHAIN if chain is None else chain,
         "findings": [
             {"code": c, "severity": severity.get(c, "error"), "message": f"{c} here."} for c in codes
         ],
