@@ -169,6 +169,12 @@ CATALOGUE: dict[str, tuple[str, str]] = {
         ERROR,
         "The chain fails validation for a reason not covered by another finding; inspect the certificate chain.",
     ),
+    # What the host review says of a binding that only the MFA Server's own components call (host_review).
+    "CALLED_ONLY_BY_MFA_SERVER": (
+        INFO,
+        "Nothing is required while only the MFA Server's own components call it; give it a publicly trusted "
+        "certificate before phones or other hosts are sent to it.",
+    ),
     "CHAIN_ORDER": (INFO, "Nothing is required; some old clients need the chain sent in issuing order."),
     "ROOT_SENT": (INFO, "Nothing is required; the server need not send the root, clients already hold it."),
 }

@@ -140,6 +140,55 @@ def _by_name(
     return pairs or [(routing.unnamed(key, binding, iis, mfa), component) for component in served]
 
 
+# The findings that judge a chain by a phone's trust store and Apple's policy, not by the host's own stores.
+PHONE_TRUST_CODES = frozenset(
+    {
+        "PRIVATE_CA",
+        "SELF_SIGNED",
+        "UNTRUSTED",
+        "INCOMPLETE_CHAIN",
+        "VALIDITY_TOO_LONG",
+        "CT_MISSING",
+        "NO_FORWARD_SECRECY",
+    }
+)
+
+
+def _for_its_callers(
+    endpoint: Endpoint, certificate: dict | None, server_findings: list[dict], phone: dict
+) -> list[dict]:
+    """A binding that only the MFA Server's own components call (the SDK URL of their web.config, and no phone
+    or host-binding name reaches it) is judged as those callers judge it: from the host, through the host's own
+    stores (X509Chain, docs/windows-model.md 11.2 and 11.5: "a certificate the SDK's client host trusts is
+    enough"). When Windows there trusts the certificate that the binding serves, the phone-trust findings do not
+    apply: they leave both views, and one CALLED_ONLY_BY_MFA_SERVER note says which and why. The name, the
+    dates, the key and everything else still count. Returns the server-side findings; `phone` is updated."""
+    callers = endpoint.reached_by
+    if not callers or any(c["kind"] != routing.CONFIGURATION for c in callers):
+        return server_findings
+    if not (certificate or {}).get("chain_trusted"):
+        return server_findings  # Windows does not trust it either: its callers fail as a phone would
+    presented = phone.get("presented_chain") or []
+    if presented and presented[0]["sha1"].upper() != endpoint.thumbprint:
+        return server_findings  # another certificate answers: the host's verdict is not about what is served
+    dropped = sorted(
+        {f["code"] for f in server_findings + phone["findings"] if f["code"] in PHONE_TRUST_CODES}
+    )
+    if not dropped:
+        return server_findings
+    phone["findings"] = [f for f in phone["findings"] if f["code"] not in PHONE_TRUST_CODES]
+    phone["compliant"] = not any(f["severity"] == ERROR for f in phone["findings"])
+    calls = "; ".join(f"{c['who']} as {c['url'] or endpoint.url}" for c in callers)
+    note = finding(
+        "CALLED_ONLY_BY_MFA_SERVER",
+        f"Only the MFA Server's own components call binding '{endpoint.binding_information}' of site "
+        f"'{endpoint.site}' ({calls}), from the host itself, and Windows there trusts its certificate "
+        f"{endpoint.thumbprint} (issued by {(certificate or {}).get('issuer')}). No phone reaches it by a name, so "
+        f"the phone rules behind {', '.join(dropped)} do not apply to it.",
+    ).as_dict()
+    return [f for f in server_findings if f["code"] not in PHONE_TRUST_CODES] + [note]
+
+
 def sent_chain_der(certificate: dict) -> list[bytes]:
     """The chain Schannel sends for a bound certificate: the leaf, then those intermediates of the chain
     Windows built that sit in LocalMachine\\CA (HTTP.sys sends nothing else)."""
@@ -185,6 +234,7 @@ def review_host(
             send_name=endpoint.send_name,
         )
         phone = probe_one(target, settings)
+        server_findings = _for_its_callers(endpoint, certificate, server_findings, phone)
         codes = sorted({f["code"] for f in server_findings + phone["findings"]})
         reviewed.append(
             {

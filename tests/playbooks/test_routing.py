@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support.lab_harness import lab_cli, recap, running_lab
-from tests.support.playbook_runs import remediate, replacement_thumbprint
+from tests.support.playbook_runs import compliance, remediate, replacement_thumbprint
 
 SDK_URL = "https://mfa-sdk.corp.contoso.com/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx"
 PUBLIC_ENTRY = "hostnameport=mfa01.lab.example:443"
@@ -77,6 +77,10 @@ def test_the_sdk_catch_all_is_judged_by_the_name_its_callers_use(sdk_lab):
     internal = _entries(sdk_lab)["ipport=0.0.0.0:443"]
     assert sdk["phone"]["http_status"] == 200 and sdk["phone"]["presented_chain"][0]["sha1"] == internal
     assert "HTTP_NOT_FOUND" not in sdk["codes"]
+    # Only its MFA callers reach it, from the host, which trusts the internal CA: phones' rules do not count.
+    assert sdk["compliant"] is True and "PRIVATE_CA" not in sdk["codes"], sdk["codes"]
+    (note,) = [f for f in sdk["server_side"]["findings"] if f["code"] == "CALLED_ONLY_BY_MFA_SERVER"]
+    assert "PRIVATE_CA do not apply" in note["message"], note["message"]
 
 
 def test_a_rolled_back_change_checks_each_endpoint_through_the_binding_it_reaches(sdk_lab):
@@ -94,26 +98,40 @@ def test_a_rolled_back_change_checks_each_endpoint_through_the_binding_it_reache
     assert sdk_lab.state("mfa01")["http_sys"] == before
 
 
-def test_the_sdk_catch_all_is_left_alone_saying_who_calls_it_and_the_rest_changes(sdk_lab):
+def test_the_sdk_catch_all_keeps_its_certificate_and_the_remediated_host_is_compliant(sdk_lab, tmp_path):
     before = _entries(sdk_lab)
     counted = _executions(sdk_lab)
     run = remediate(sdk_lab)
     assert run.returncode == 0, run.stdout[-4000:]
     assert _executions(sdk_lab) - counted == 3, "a host that changes needs three module executions"
     output = run.stdout + run.stderr
-    assert (
-        "Left as it is: binding '*:443:' of site 'MFA SDK': the Mobile App Web Service calls it as "
-        f"{SDK_URL} (web.config 'pfMobile App Web Service_pfwssdk_PfWsSdk')"
-    ) in " ".join(output.split())
     assert FALSE_ALARM not in output
     after = _entries(sdk_lab)
     assert after[PUBLIC_ENTRY] == replacement_thumbprint(sdk_lab)
     assert after["ipport=0.0.0.0:443"] == before["ipport=0.0.0.0:443"], (
         "the SDK's own certificate was replaced"
     )
+    # "Compliant" means remediation has nothing left to do: the SDK's internal certificate is not a failure.
+    judged = compliance(sdk_lab, tmp_path / "reports")
+    assert judged.returncode == 0, judged.stdout[-3000:]
 
     again = remediate(sdk_lab)
     assert again.returncode == 0 and recap(again.stdout)["mfa01"]["changed"] == 0, again.stdout[-3000:]
+
+
+def test_naming_the_sdk_catch_all_is_refused_saying_who_calls_it(sdk_lab):
+    """The new certificate does not name the internal name the SDK's callers use: changing the binding would cut
+    them off, so naming it explicitly is refused before anything changes, with who calls it by which URL."""
+    before = sdk_lab.state("mfa01")["http_sys"]
+    run = remediate(
+        sdk_lab, "-e", '{"mfa_tls_bindings": [{"site": "MFA SDK", "binding_information": "*:443:"}]}'
+    )
+    assert run.returncode != 0
+    assert (
+        "Binding '*:443:' of site 'MFA SDK' cannot be changed: the Mobile App Web Service calls it as "
+        f"{SDK_URL} (web.config 'pfMobile App Web Service_pfwssdk_PfWsSdk')"
+    ) in " ".join((run.stdout + run.stderr).split()), run.stdout[-3000:]
+    assert sdk_lab.state("mfa01")["http_sys"] == before
 
 
 def test_a_404_that_was_there_before_keeps_the_fix_and_is_reported_as_remaining(leftover_lab):
