@@ -43,7 +43,8 @@ ARGUMENT_SPEC = {
     "mobile_app_web_service_url": {"type": "str"},
     # The remediate role plans in the same task (one task on every host fewer); see remediation_plan.
     "plan": {"type": "dict", "options": PLAN_OPTIONS},
-    # The compliance role fails a host in this task rather than in a second one on every host.
+    # Fails the task when the host is not compliant (the compliance role fails hosts with compliance_verdict,
+    # which prints one line per problem instead of the whole review).
     **option_specs.VERDICT,
     # What the verdict counts (scope, include, exclude, waivers, fail_when_not_applicable); see scope.
     **scope.SCOPE_OPTIONS,

@@ -80,8 +80,8 @@ options:
   judged_var:
     description:
       - The variable M(mfa_server.tls.tls_facts) registered its result in. A host that tls_facts failed
-        (O(mfa_server.tls.tls_facts#module:fail_when_noncompliant)) has no C(mfa_tls) fact; its review is read
-        from there instead.
+        (O(mfa_server.tls.tls_facts#module:fail_when_noncompliant)) or could not reach has no C(mfa_tls) fact;
+        its review, or why it has none, is read from there instead.
     type: str
     default: mfa_tls_judged
 extends_documentation_fragment:

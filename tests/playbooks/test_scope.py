@@ -83,6 +83,15 @@ def test_scope_all_names_the_intranet_endpoints_until_waivers_cover_them(remedia
     assert recap(failing.stdout)["mfa01"]["failed"] == 1 and recap(failing.stdout)["mfa02"]["failed"] == 0
     for site, binding in LEFT_ON_MFA01:
         assert f"({site} {binding})" in failing.stdout, (site, binding)
+    # One readable line per problem, printed once; the review itself (chains, findings, PEM) is not printed.
+    lines = failing.stdout.splitlines()
+    problems = [line for line in lines if "): " in line and line.strip().startswith('"https://')]
+    assert len(problems) == len(LEFT_ON_MFA01), failing.stdout[-4000:]
+    assert all(lines.count(line) == 1 for line in problems)
+    assert (
+        f"mfa01 is not compliant: {len(LEFT_ON_MFA01)} problems, one per line in 'problems'" in failing.stdout
+    )
+    assert "presented_chain" not in failing.stdout and "BEGIN CERTIFICATE" not in failing.stdout
     assert {
         k for k, s in _statuses(_report(tmp_path / "all"), "mfa01").items() if s == {"failing"}
     } == LEFT_ON_MFA01
