@@ -16,7 +16,7 @@ from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action 
 
 ARGUMENT_SPEC = {
     "judged_var": {"type": "str", "default": "mfa_tls_judged"},
-    "report_dir": {"type": "str"},
+    "report_dir": {"type": "path"},
 }
 
 

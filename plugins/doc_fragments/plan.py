@@ -21,10 +21,9 @@ options:
     type: list
     elements: str
   sites:
-    description: Change only bindings of these sites.
+    description: Change only bindings of these sites; null (an AWX survey's empty answer) or empty, of every site.
     type: list
     elements: str
-    default: []
   bindings:
     description: Change exactly these bindings instead of the default selection.
     type: list

@@ -39,7 +39,7 @@ class PlanError(ValueError):
 PLAN_OPTIONS = {
     "thumbprint": {"type": "str", "required": True},
     "subject_alt_names": {"type": "list", "elements": "str"},
-    "sites": {"type": "list", "elements": "str", "default": []},
+    "sites": {"type": "list", "elements": "str"},
     "bindings": {
         "type": "list",
         "elements": "dict",

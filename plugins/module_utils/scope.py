@@ -45,8 +45,8 @@ EXCLUDED = "excluded by mfa_tls_exclude"
 SCOPE_OPTIONS = {
     "scope": {"type": "str", "choices": list(SCOPES), "default": "mfa"},
     # Site names, or {site, binding}: `raw`, so that an AWX survey's "Portal, Intranet" arrives as text.
-    "include": {"type": "list", "elements": "raw", "default": []},
-    "exclude": {"type": "list", "elements": "raw", "default": []},
+    "include": {"type": "list", "elements": "raw"},
+    "exclude": {"type": "list", "elements": "raw"},
     "waivers": {"type": "list", "elements": "dict", "default": []},
     "fail_when_not_applicable": {"type": "bool", "default": False},
 }
@@ -144,6 +144,11 @@ def _selectors(values: list | str | None, variable: str) -> tuple[Selector, ...]
                 "(and optionally 'binding')."
             )
     return tuple(dict.fromkeys(result))
+
+
+def site_names(values: list | str | None, variable: str) -> list[str]:
+    """The sites of mfa_tls_include or mfa_tls_exclude as read (a survey's "Intranet, Reports" too), in order."""
+    return list(dict.fromkeys(s.site for s in _selectors(values, variable)))
 
 
 def _site_and_binding(item: dict, where: str) -> tuple[str, str | None]:

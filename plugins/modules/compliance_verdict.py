@@ -26,7 +26,7 @@ options:
     default: mfa_tls_judged
   report_dir:
     description: Where the reports were written, named in the message.
-    type: str
+    type: path
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow

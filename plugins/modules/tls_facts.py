@@ -78,17 +78,16 @@ options:
   include:
     description:
       - Sites (names) or bindings (C({site, binding}), C(binding) the binding information) brought into the
-        scope. A text is split at commas and line breaks and each name trimmed.
+        scope. A text is split at commas and line breaks and each name trimmed. Null (an AWX survey's empty
+        answer) or empty, none.
     type: list
     elements: raw
-    default: []
   exclude:
     description:
       - Sites or bindings, written as for O(include), out of the scope whatever else says; excluding a site
-        also drops V(MFA_COMPONENT_WITHOUT_HTTPS) for a Mobile App Web Service there.
+        also drops V(MFA_COMPONENT_WITHOUT_HTTPS) for a Mobile App Web Service there. Null or empty, none.
     type: list
     elements: raw
-    default: []
   waivers:
     description:
       - Accepted exceptions, each C({host, site, binding, codes, reason, until}); C(site), C(reason) and

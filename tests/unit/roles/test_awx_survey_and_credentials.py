@@ -23,6 +23,7 @@ from ansible_collections.mfa_server.tls.plugins.action.certificate_preflight imp
     ARGUMENT_SPEC as PREFLIGHT_SPEC,
 )
 from ansible_collections.mfa_server.tls.plugins.action.certificate_preflight import ActionModule as Preflight
+from ansible_collections.mfa_server.tls.plugins.module_utils import scope
 from ansible_collections.mfa_server.tls.plugins.module_utils.pfx import PfxError
 from ansible_collections.mfa_server.tls.plugins.module_utils.remediation_plan import (
     PLAN_OPTIONS,
@@ -39,7 +40,11 @@ CREDENTIAL_TYPES = sorted((ROOT / "awx" / "credential_types").glob("*.yml"))
 
 # List variables the survey may offer as text: each is split at commas and line breaks and trimmed in ONE
 # place in Python, named here so that a list added to the survey without that normalisation fails this test.
-NORMALISED_LISTS = {"mfa_tls_sites": split_names}
+NORMALISED_LISTS = {
+    "mfa_tls_sites": split_names,
+    "mfa_tls_include": lambda typed: scope.site_names(typed, "mfa_tls_include"),
+    "mfa_tls_exclude": lambda typed: scope.site_names(typed, "mfa_tls_exclude"),
+}
 
 # AWX's survey question types and the Python type of their answers (SURVEY_TYPE_MAPPING).
 SURVEY_TYPES = {
@@ -159,12 +164,14 @@ def test_every_survey_variable_is_a_role_option_of_a_compatible_type(question):
 @pytest.mark.parametrize("question", questions(), ids=lambda q: q["variable"])
 def test_every_answer_awx_can_send_passes_the_role_validation(question):
     """The default, every choice, and for text an empty answer (what AWX 17 to 24 send for an optional
-    question left blank), validated as the role's first task validates them."""
+    question left blank, and what ansible-core makes of it), validated as the role's first task validates
+    them."""
     answers = [question["default"]] if "default" in question else []
     if question["type"] == "multiplechoice":
         answers += choices(question)
     if question["type"] in ("text", "textarea") and not question["required"]:
-        answers.append("")
+        # AWX writes a blank answer as `!unsafe ''`, which ansible-core 2.19 and later load as null.
+        answers += ["", None]
     assert answers, question
     for answer in answers:
         assert role_accepts(question["variable"], answer) == [], (question["variable"], answer)
@@ -314,7 +321,8 @@ def test_what_the_certificate_credential_hands_over_is_what_the_role_reads():
     ],
 )
 def test_site_names_are_split_at_commas_and_line_breaks_and_trimmed(typed, names):
-    assert split_names(typed) == names
+    for variable, normalise in NORMALISED_LISTS.items():
+        assert normalise(typed) == names, variable
 
 
 def _review(*sites: str) -> dict:
