@@ -74,6 +74,8 @@ COLUMNS = [
     "fix",
     "thumbprint",
     "days_left",
+    # Who reaches the binding by which name (routing): phones by the public name, an MFA component by its SDK URL.
+    "called_by",
 ]
 
 # Statuses, worst first: the order of the to-do list.
@@ -156,6 +158,7 @@ class Item:
     note: str = ""  # waiver, scope or host reason, shown beside the verdict
     protocols: str = ""
     cipher: str = ""
+    called_by: str = ""
     chain: list[dict] = field(default_factory=list)
     advice: list[str] = field(default_factory=list)  # what to do when no finding says it (a host not judged)
 
@@ -343,10 +346,25 @@ def _endpoint_item(host: str, endpoint: dict, now: dt.datetime, not_applicable: 
         findings=_findings(endpoint),
         protocols=" ".join(phone.get("protocols") or []),
         cipher=phone.get("cipher_iana") or phone.get("cipher") or "",
+        called_by=_called_by(endpoint),
         chain=[{k: c.get(k) or "" for k in ("subject", "issuer", "not_after", "sha1")} for c in chain],
     )
     item.status, item.verdict, item.note = _endpoint_status(endpoint, item, now, not_applicable)
     return item
+
+
+def _called_by(endpoint: dict) -> str:
+    """Who calls the endpoint by which name, as routing found it: "phones by mfa.contoso.com; the Mobile App Web
+    Service as https://mfa-sdk.corp/…/PfWsSdk.asmx"; a binding no known name reaches is reached by address."""
+    callers = endpoint.get("reached_by") or []
+    if not callers:
+        return (
+            "no known name reaches it: clients by address" if endpoint.get("reached_by") is not None else ""
+        )
+    return "; ".join(
+        f"{c.get('who')} as {c['url']}" if c.get("url") else f"{c.get('who')} by {c.get('name')}"
+        for c in callers
+    )
 
 
 def _endpoint_status(
@@ -476,6 +494,7 @@ def _row(item: Item) -> dict:
         "fix": " ".join(item.fix),
         "thumbprint": item.thumbprint,
         "days_left": "" if item.days_left is None else str(item.days_left),
+        "called_by": item.called_by,
         "status": item.status,
     }
 
@@ -797,6 +816,8 @@ def _facts(item: Item) -> str:
             ("Protocols", item.protocols or "not negotiated"),
             ("Cipher", item.cipher or "not negotiated"),
         ]
+        if item.called_by:
+            facts.append(("Called by", item.called_by))
     rows_ = []
     for label, value in facts:
         shown = (

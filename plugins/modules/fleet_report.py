@@ -25,7 +25,8 @@ description:
     chain as the phone's probe received it. Static and responsive (no script, no external resource).
   - The CSV has one row per endpoint and per host check, with the columns C(host), C(site), C(binding),
     C(component), C(public_name), C(issuer), C(not_after), C(verdict), C(codes), C(protocols), C(cipher),
-    C(url), C(why), C(fix), C(thumbprint) and C(days_left).
+    C(url), C(why), C(fix), C(thumbprint), C(days_left) and C(called_by) (who reaches the binding by which
+    name or URL).
   - The JUnit XML has a test suite per host and a test case per in-scope endpoint (a non-compliant one fails,
     a waived one is skipped with the waiver's words) and per group of host checks (MFA Server, HTTP.sys).
   - "What the reports read of each host's review, besides the verdicts and findings: the host's

@@ -4,6 +4,7 @@ waived, out of scope, not applicable, unreachable."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import json
@@ -124,7 +125,7 @@ def test_rows_show_the_protocols_accepted_and_the_suite_negotiated(tmp_path):
     lines = Path(paths["csv"]).read_text().splitlines()
     assert lines[0] == (
         "host,site,binding,component,public_name,issuer,not_after,verdict,codes,protocols,cipher,"
-        "url,why,fix,thumbprint,days_left"
+        "url,why,fix,thumbprint,days_left,called_by"
     ), "the existing columns keep their places; the new ones follow"
     rows = {r["host"]: r for r in csv.DictReader(lines)}
     assert (rows["mfa01"]["protocols"], rows["mfa01"]["cipher"]) == (
@@ -364,3 +365,27 @@ def test_files_get_the_mode_the_umask_gives(tmp_path, umask):
     for path in [*paths.values(), tmp_path / "hosts" / "mfa01.json"]:
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask, path
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [], "no temporary file left"
+
+
+def test_each_endpoint_says_who_calls_it_by_which_name(tmp_path):
+    sdk_url = "https://mfa-sdk.corp.contoso.com/MultiFactorAuthWebServiceSdk/PfWsSdk.asmx"
+    review = _review(True, [])
+    public = review["endpoints"][0]
+    public["binding_information"] = "*:443:mfa.contoso.com"
+    sdk = copy.deepcopy(public) | {"binding_information": "*:443:", "url": sdk_url}
+    public["reached_by"] = [{"who": "phones", "name": "mfa.contoso.com", "url": None, "kind": "public"}]
+    sdk["reached_by"] = [
+        {"who": "the Mobile App Web Service", "name": "mfa-sdk.corp.contoso.com", "url": sdk_url},
+        {"who": "the User Portal", "name": "mfa-sdk.corp.contoso.com", "url": sdk_url},
+    ]
+    unnamed = copy.deepcopy(public) | {"binding_information": "10.0.0.5:443:", "reached_by": []}
+    review["endpoints"] += [sdk, unnamed]
+    reports.write_host(str(tmp_path), "mfa01", review)
+    paths, _summary = reports.write_fleet(str(tmp_path), "fleet")
+
+    rows = {r["binding"]: r["called_by"] for r in csv.DictReader(Path(paths["csv"]).read_text().splitlines())}
+    assert rows[public["binding_information"]] == "phones by mfa.contoso.com"
+    assert rows["*:443:"] == f"the Mobile App Web Service as {sdk_url}; the User Portal as {sdk_url}"
+    assert rows["10.0.0.5:443:"] == "no known name reaches it: clients by address"
+    page = Path(paths["html"]).read_text()
+    assert f"<dt>Called by</dt><dd>the Mobile App Web Service as {sdk_url}; the User Portal" in page
