@@ -158,10 +158,12 @@ def mobile_app_lab(tmp_path_factory):
 def test_an_mfa_7_3_mobile_app_web_service_without_https_fails_whatever_the_endpoints_say(
     mobile_app_lab, tmp_path
 ):
-    # Without the SDK test (which cannot reach the service either), so that only the new finding can fail it.
-    run = compliance(mobile_app_lab, tmp_path, *_vars(mfa_tls_check_sdk_connection=False))
+    # With the SDK test on (compliance's default): a service without HTTPS cannot be asked, and its one cause
+    # is one finding, not also SDK_CONNECTION_FAILED.
+    run = compliance(mobile_app_lab, tmp_path)
     assert run.returncode != 0
     assert "MFA Mobile App/MultiFactorAuthMobileAppWebService: MFA_COMPONENT_WITHOUT_HTTPS" in run.stdout
+    assert "SDK_CONNECTION_FAILED" not in run.stdout
     details = _report(tmp_path)["hosts"]["mfa01"]["details"]
     assert details["endpoints"] and all(e["compliant"] for e in details["endpoints"]), (
         "every HTTPS endpoint passes"

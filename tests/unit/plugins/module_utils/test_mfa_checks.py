@@ -374,9 +374,14 @@ def silent_listener() -> Iterator[str]:
         sock.close()
 
 
-def test_no_https_binding_for_the_service_is_a_failed_test():
-    (failed,) = mfa_checks.sdk_connection_findings(MOBILE, [], 1)
+def test_a_service_whose_https_binding_was_not_probed_is_a_failed_test():
+    (failed,) = mfa_checks.sdk_connection_findings(MOBILE | {"https_bindings": ["*:443:"]}, [], 1)
     assert failed["code"] == "SDK_CONNECTION_FAILED" and "could not be asked" in failed["message"]
+
+
+def test_a_service_without_any_https_binding_is_not_asked_and_not_reported_twice():
+    """MFA_COMPONENT_WITHOUT_HTTPS (scope) is the one finding for that cause."""
+    assert mfa_checks.sdk_connection_findings(MOBILE | {"https_bindings": []}, [], 1) == []
 
 
 # ---- the console's Mobile App Web Service URL -------------------------------------------------------------
