@@ -108,6 +108,18 @@ def test_scope_all_names_the_intranet_endpoints_until_waivers_cover_them(remedia
     assert f"waived until {until.isoformat()}: {REASON}" in html
 
 
+def test_remediation_in_scope_all_changes_nothing_the_new_certificate_does_not_name(remediated):
+    """Scope `all` takes in every failing binding; the three left on mfa01 are not the new certificate's to take
+    (another site's name, the Central Certificate Store, an HTTP.sys entry shared with that site), so the run
+    changes nothing and says, for each, why it is left as it is."""
+    run = remediate(remediated, *_vars(mfa_tls_scope="all"))
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert all(counts["changed"] == 0 for counts in recap(run.stdout).values()), run.stdout[-4000:]
+    output = " ".join((run.stdout + run.stderr).split())
+    for site, binding in LEFT_ON_MFA01:
+        assert f"Left as it is: binding '{binding}' of site '{site}':" in output, (site, binding)
+
+
 def test_a_waiver_past_its_date_fails_with_its_reason(remediated, tmp_path):
     yesterday = dt.date.today() - dt.timedelta(days=1)
     reason = "legacy intranet, vendor contract ends in the summer"
