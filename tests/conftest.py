@@ -18,6 +18,27 @@ if not LINK.exists():
     raise RuntimeError(f"{LINK} is missing: run `make setup` first.")
 
 
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "early_run(name): reads the result of a run started once collection ends (ecosystem/early_runs.py)",
+    )
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    names = [mark.args[0] for item in items for mark in item.iter_markers("early_run")]
+    if names:
+        from ecosystem import early_runs
+
+        early_runs.start(names)
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    early_runs = sys.modules.get("ecosystem.early_runs")
+    if early_runs is not None:
+        early_runs.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _windows_collection() -> None:
     if not WINDOWS.exists():

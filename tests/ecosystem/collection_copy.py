@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,7 +63,10 @@ def place_offline_get_pip(ansible_test_dir: Path | None = None) -> Path:
     cache = Path.home() / ".ansible" / "test" / "cache" / f"get_pip_{version.replace('.', '_')}.py"
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(Path(__file__).with_name("get_pip_offline.py"), cache)
+        # Written whole, then renamed: an early run (early_runs) may read it while another test places it.
+        partial = cache.with_name(f".{cache.name}.{os.getpid()}.{threading.get_ident()}")
+        shutil.copy2(Path(__file__).with_name("get_pip_offline.py"), partial)
+        partial.replace(cache)
     return cache
 
 

@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
+from ecosystem import early_runs
 from ecosystem.collection_copy import (
     ROOT,
     VENV_BIN,
@@ -48,20 +49,28 @@ def collection_copy(tmp_path_factory) -> Path:
     return copy_collection(tmp_path_factory.mktemp("ansible-test"))
 
 
-@pytest.fixture(scope="module")
-def artifact_copy(tmp_path_factory) -> Path:
-    """The Galaxy artifact's files alone, where ansible-test runs as a Galaxy or Automation Hub user would."""
+@early_runs.job("ansible-test")
+def _ansible_test_on_the_artifact(folder: Path) -> dict:
+    """ansible-test sanity, then units, on the Galaxy artifact's files alone, where ansible-test runs as a Galaxy
+    or Automation Hub user would: {"copy": where, "sanity": ..., "units": ...} (completed processes)."""
     place_offline_get_pip()
-    artifact = build_artifact(tmp_path_factory.mktemp("galaxy-build"))
-    return extract_artifact(artifact, tmp_path_factory.mktemp("ansible-test-artifact"))
+    copy = extract_artifact(build_artifact(folder / "build"), folder / "copy")
+    return {"copy": copy} | {
+        command: early_runs.run(
+            [str(VENV_BIN / "ansible-test"), command, "--python", "3.12", "--color", "no"],
+            copy,
+            tool_env(),
+            timeout=1800,
+        )
+        for command in ("sanity", "units")
+    }
 
 
-def test_ansible_test_sanity_passes(artifact_copy):
+@pytest.mark.early_run("ansible-test")
+def test_ansible_test_sanity_passes():
     """Every sanity test on the artifact's files; the ignores are only those the missing pwsh forces
-    (tests/sanity/ignore-2.21.txt)."""
-    completed = _run(
-        [str(VENV_BIN / "ansible-test"), "sanity", "--python", "3.12", "--color", "no"], artifact_copy
-    )
+    (tests/sanity/ignore-2.21.txt). Started once collection ends, beside the tests before it (early_runs)."""
+    completed = early_runs.result("ansible-test")["sanity"]
     assert completed.returncode == 0, _tail(completed)
     assert "validate-modules" in completed.stdout
 
@@ -101,15 +110,15 @@ def test_sanity_ignores_are_only_the_ones_pwsh_forces(version):
     assert skipped == powershell, f"not skipped: {sorted(powershell - skipped)}"
 
 
-def test_ansible_test_units_runs_the_unit_tests(artifact_copy):
+@pytest.mark.early_run("ansible-test")
+def test_ansible_test_units_runs_the_unit_tests():
     """Every unit test file of the working tree runs and passes from the artifact's files alone: the unit
     tests need neither the lab nor the tests that are left out of the artifact."""
+    ran = early_runs.result("ansible-test")
+    artifact_copy, completed = ran["copy"], ran["units"]
     assert not (artifact_copy / "lab").exists()
     expected, in_tree = _unit_test_files(artifact_copy), _unit_test_files(ROOT)
     assert expected == in_tree, f"left out of the artifact: {sorted(in_tree - expected)}"
-    completed = _run(
-        [str(VENV_BIN / "ansible-test"), "units", "--python", "3.12", "--color", "no"], artifact_copy
-    )
     assert completed.returncode == 0, _tail(completed)
     passed = _files_with_a_passing_test(artifact_copy / "tests" / "output" / "junit")
     assert expected and passed == expected, f"no passing test from: {sorted(expected - passed)}"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ecosystem import early_runs
 from ecosystem.collection_copy import ROOT, build_artifact, extract_artifact, place_offline_get_pip, tool_env
 
 MIN_VENV = ROOT / ".cache" / "venv-min"
@@ -44,10 +45,16 @@ def _minor(version: str) -> tuple[int, int]:
     return int(major), int(minor)
 
 
-def _run(cmd: list[str], cwd: Path, timeout: float = 1200) -> subprocess.CompletedProcess:
+def _env() -> dict[str, str]:
     # ansible-test starts its tools (and pip, to build its sanity environments) from PATH: the second venv's.
-    env = tool_env(PATH=os.pathsep.join([str(MIN_PYTHON.parent), os.environ.get("PATH", "")]))
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False, env=env)
+    return tool_env(PATH=os.pathsep.join([str(MIN_PYTHON.parent), os.environ.get("PATH", "")]))
+
+
+def _facts() -> dict:
+    completed = subprocess.run(
+        [str(MIN_PYTHON), "-c", FACTS_SCRIPT], capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(completed.stdout)
 
 
 def _tail(completed: subprocess.CompletedProcess) -> str:
@@ -59,18 +66,7 @@ def minimum() -> dict:
     """The facts of the second venv; a failure, not a skip, when `make setup` has not built it."""
     if not MIN_PYTHON.exists():
         pytest.fail(f"{MIN_VENV.relative_to(ROOT)} is missing: run `make setup`")
-    completed = subprocess.run(
-        [str(MIN_PYTHON), "-c", FACTS_SCRIPT], capture_output=True, text=True, timeout=120, check=True
-    )
-    return json.loads(completed.stdout)
-
-
-@pytest.fixture(scope="module")
-def artifact_copy(minimum, tmp_path_factory) -> Path:
-    """The Galaxy artifact's files, what a user of the lowest ansible-core installs (as for the pinned one)."""
-    place_offline_get_pip(Path(minimum["ansible_test_dir"]))
-    artifact = build_artifact(tmp_path_factory.mktemp("galaxy-build-min"))
-    return extract_artifact(artifact, tmp_path_factory.mktemp("ansible-test-min"))
+    return _facts()
 
 
 def test_requires_ansible_is_the_version_the_second_venv_tests(minimum):
@@ -100,18 +96,39 @@ def test_second_venv_runs_the_lowest_python_of_that_ansible_core(minimum):
     assert minimum["python"] == minimum["controller_pythons"][0], minimum
 
 
-def test_ansible_test_sanity_passes_on_the_minimum(minimum, artifact_copy):
-    """Every sanity test (about two minutes on a fresh machine, most of it building the sanity venvs)."""
-    ansible_test = MIN_PYTHON.parent / "ansible-test"
-    completed = _run(
-        [str(ansible_test), "sanity", "--python", minimum["python"], "--color", "no"], artifact_copy
-    )
+@early_runs.job("ansible-test-minimum")
+def _ansible_test_on_the_artifact(folder: Path) -> dict:
+    """ansible-test sanity, then units, of the lowest ansible-core on the Galaxy artifact's files, what a user
+    of it installs: {"sanity": ..., "units": ...} (completed processes)."""
+    if not MIN_PYTHON.exists():
+        missing = subprocess.CompletedProcess(
+            [], 1, "", f"{MIN_VENV.relative_to(ROOT)} is missing: run `make setup`"
+        )
+        return {"sanity": missing, "units": missing}
+    facts = _facts()
+    place_offline_get_pip(Path(facts["ansible_test_dir"]))
+    copy = extract_artifact(build_artifact(folder / "build"), folder / "copy")
+    ansible_test = str(MIN_PYTHON.parent / "ansible-test")
+    return {
+        command: early_runs.run(
+            [ansible_test, command, "--python", facts["python"], "--color", "no"], copy, _env(), 1800
+        )
+        for command in ("sanity", "units")
+    }
+
+
+@pytest.mark.early_run("ansible-test-minimum")
+def test_ansible_test_sanity_passes_on_the_minimum(minimum):
+    """Every sanity test (about two minutes on a fresh machine, most of it building the sanity venvs). Started
+    once collection ends, beside the tests before it (early_runs)."""
+    completed = early_runs.result("ansible-test-minimum")["sanity"]
     assert completed.returncode == 0, _tail(completed)
     for test in ("validate-modules", "ansible-doc", "import", "pylint", "runtime-metadata"):
         assert f'Running sanity test "{test}"' in completed.stdout, f"{test} did not run:\n{_tail(completed)}"
 
 
-def test_ansible_test_units_pass_on_the_minimum(minimum, artifact_copy):
+@pytest.mark.early_run("ansible-test-minimum")
+def test_ansible_test_units_pass_on_the_minimum(minimum):
     """Every unit test runs and passes: as many as pytest collects from tests/unit with the pinned ansible-core."""
     collected = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/unit"],
@@ -122,10 +139,7 @@ def test_ansible_test_units_pass_on_the_minimum(minimum, artifact_copy):
         check=True,
     )
     expected = int(re.search(r"^(\d+) tests? collected", collected.stdout, re.MULTILINE)[1])
-    ansible_test = MIN_PYTHON.parent / "ansible-test"
-    completed = _run(
-        [str(ansible_test), "units", "--python", minimum["python"], "--color", "no"], artifact_copy
-    )
+    completed = early_runs.result("ansible-test-minimum")["units"]
     assert completed.returncode == 0, _tail(completed)
     summary = re.search(r"=+ (.*) in [\d.]+s", completed.stdout)
     assert summary and summary[1] == f"{expected} passed", _tail(completed)
