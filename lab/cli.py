@@ -84,15 +84,27 @@ def _stop(lab_dir: Path, name: str) -> int | None:
     if pid:
         os.killpg(pid, signal.SIGTERM)
         for _attempt in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not _running(pid):
                 break
-            time.sleep(0.05)
+            time.sleep(0.02)
         else:
             os.killpg(pid, signal.SIGKILL)
     (lab_dir / name).unlink(missing_ok=True)
     return pid
+
+
+def _running(pid: int) -> bool:
+    """Whether the process still runs. One that has exited stays a zombie until init reaps it (the service's
+    parent, `lab up`, is gone), which can take a second: it has stopped all the same."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc: alive as far as can be told
+    return state != "Z"
 
 
 def _start_acme(lab_dir: Path, config: dict, timeout: float) -> str:

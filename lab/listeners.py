@@ -5,6 +5,7 @@ Hundreds of listeners (WinRM HTTPS and HTTP, IIS HTTPS per host) cost one thread
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import socket
 import threading
@@ -27,6 +28,11 @@ class Acceptor:
         self.selector = selectors.DefaultSelector()
         self.stopping = threading.Event()
         self.sockets: list[socket.socket] = []
+        # stop() (a signal handler) writes here, so that select() returns at once instead of at its timeout.
+        self._wake_read, self._wake_write = socket.socketpair()
+        self._wake_read.setblocking(False)
+        self._wake_write.setblocking(False)
+        self.selector.register(self._wake_read, selectors.EVENT_READ, None)
 
     def add(self, sock: socket.socket, handler: Handler) -> None:
         self.sockets.append(sock)
@@ -35,6 +41,8 @@ class Acceptor:
     def serve_forever(self) -> None:
         while not self.stopping.is_set():
             for key, _events in self.selector.select(timeout=0.5):
+                if key.data is None:  # the wake-up from stop()
+                    continue
                 try:
                     conn, addr = key.fileobj.accept()  # type: ignore[union-attr]
                 except (BlockingIOError, OSError):
@@ -42,11 +50,13 @@ class Acceptor:
                 conn.setblocking(True)
                 conn.settimeout(120)
                 threading.Thread(target=_guarded, args=(key.data, conn, addr), daemon=True).start()
-        for sock in self.sockets:
+        for sock in [*self.sockets, self._wake_read, self._wake_write]:
             sock.close()
 
     def stop(self) -> None:
         self.stopping.set()
+        with contextlib.suppress(OSError):
+            self._wake_write.send(b"\0")
 
 
 def _guarded(handler: Handler, conn: socket.socket, addr: tuple) -> None:
