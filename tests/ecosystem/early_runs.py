@@ -1,7 +1,7 @@
 """Long tool runs started as soon as pytest knows the tests that read them will run.
 
-`ansible-test sanity` and `units` take about three minutes per ansible-core version and keep one core busy, while the tests
-before it (ACME, labs) leave a core mostly idle on a 2-core machine. A test marked
+`ansible-test sanity` and `units` take about three minutes per ansible-core version and keep one core busy,
+while the tests before them (ACME, labs) leave a core mostly idle on a 2-core machine. A test marked
 `@pytest.mark.early_run("<name>")` reads the result of the job registered under that name with `@job("<name>")`:
 tests/conftest.py starts every job whose test was collected once collection ends, one after the other in one
 background thread, and the test waits for it. A job whose test was not collected never starts; a test run alone
