@@ -12,6 +12,7 @@ host: it reads what tls_facts registered.
 
 from __future__ import annotations
 
+from ansible_collections.mfa_server.tls.plugins.module_utils import reports
 from ansible_collections.mfa_server.tls.plugins.plugin_utils._controller_action import ControllerAction
 
 ARGUMENT_SPEC = {
@@ -25,22 +26,17 @@ class ActionModule(ControllerAction):
 
     def act(self, args: dict, task_vars: dict) -> dict:
         host = task_vars.get("inventory_hostname")
-        judged = task_vars.get(args["judged_var"])
-        if not isinstance(judged, dict):
-            return {
-                "failed": True,
-                "msg": f"{host} was not judged: no '{args['judged_var']}' registered (run tls_facts first).",
-            }
-        if judged.get("unreachable"):
-            return {
-                "failed": True,
-                "msg": f"{host} unreachable: {judged.get('msg') or 'the connection failed'}",
-            }
-        review = (task_vars.get("ansible_facts") or {}).get("mfa_tls") or (
-            judged.get("ansible_facts") or {}
-        ).get("mfa_tls")
-        if not review:
-            return {"failed": True, "msg": f"{host} was not judged: {judged.get('msg') or 'no review'}"}
+        review = reports.registered_review(task_vars, args["judged_var"])
+        if review is None:
+            judged = task_vars.get(args["judged_var"])
+            why = (
+                judged.get("msg") or "no review"
+                if isinstance(judged, dict)
+                else f"no '{args['judged_var']}' registered (run tls_facts first)."
+            )
+            return {"failed": True, "msg": f"{host} was not judged: {why}"}
+        if review.get("unreachable"):
+            return {"failed": True, "msg": f"{host} unreachable: {review['unreachable']}"}
         if review.get("compliant"):
             return {"changed": False, "compliant": True, "msg": f"{host} is compliant"}
         problems = list(review.get("problems") or ["the review says the host is not compliant"])

@@ -29,7 +29,8 @@ class ActionModule(ControllerAction):
         hostvars = task_vars.get("hostvars", {})
         hosts = args["hosts"] if args["hosts"] is not None else task_vars.get("ansible_play_hosts_all", [])
         reviews = {
-            host: self._review(hostvars, host, args["judged_var"]) or reports.missing_review()
+            host: (host in hostvars and reports.registered_review(hostvars[host], args["judged_var"]))
+            or reports.missing_review()
             for host in hosts
         }
         run = reports.RunInfo(
@@ -60,21 +61,3 @@ class ActionModule(ControllerAction):
                 f"Cannot write the report into {args['report_dir']}: {error}. Check mfa_tls_report_dir."
             ) from error
         return result | {"files": paths, "summary": summary}
-
-    @staticmethod
-    def _review(hostvars, host: str, judged_var: str) -> dict | None:
-        """The host's `mfa_tls` fact, or, when tls_facts failed the host (and so set no fact), the review in
-        the result it registered; for a host that tls_facts could not reach (a play that ignores unreachable
-        hosts so that the reports still cover them), why."""
-        if host not in hostvars:
-            return None
-        variables = hostvars[host]
-        fact = (variables.get("ansible_facts") or {}).get("mfa_tls")
-        if fact:
-            return fact
-        judged = variables.get(judged_var) or {}
-        if not isinstance(judged, dict):
-            return None
-        if judged.get("unreachable"):
-            return reports.unreachable_review(str(judged.get("msg") or ""))
-        return (judged.get("ansible_facts") or {}).get("mfa_tls")

@@ -159,7 +159,7 @@ def _for_its_callers(
 ) -> list[dict]:
     """A binding that only the MFA Server's own components call (the SDK URL of their web.config, and no phone
     or host-binding name reaches it) is judged as those callers judge it: from the host, through the host's own
-    stores (X509Chain, docs/windows-model.md 11.2 and 11.5: "a certificate the SDK's client host trusts is
+    stores (X509Chain, docs/windows-model.md 11.11: "a certificate the SDK's client host trusts is
     enough"). When Windows there trusts the certificate that the binding serves, the phone-trust findings do not
     apply: they leave both views, and one CALLED_ONLY_BY_MFA_SERVER note says which and why. The name, the
     dates, the key and everything else still count. Returns the server-side findings; `phone` is updated."""

@@ -920,6 +920,21 @@ def missing_review() -> dict:
     }
 
 
+def registered_review(variables: dict, judged_var: str) -> dict | None:
+    """A host's review from its variables: its `mfa_tls` fact, or, when tls_facts failed the host (and so set no
+    fact), the review in the result it registered in `judged_var`; for a host tls_facts could not reach (a play
+    that ignores unreachable hosts so that the reports still cover them), why. None: not judged."""
+    fact = (variables.get("ansible_facts") or {}).get("mfa_tls")
+    if fact:
+        return fact
+    judged = variables.get(judged_var)
+    if not isinstance(judged, dict):
+        return None
+    if judged.get("unreachable"):
+        return unreachable_review(str(judged.get("msg") or ""))
+    return (judged.get("ansible_facts") or {}).get("mfa_tls")
+
+
 def unreachable_review(message: str) -> dict:
     """What a host Ansible could not reach is reported as: the first line of why, without the rest."""
     lines = (message or "").strip().splitlines()

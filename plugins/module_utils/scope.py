@@ -146,11 +146,6 @@ def _selectors(values: list | str | None, variable: str) -> tuple[Selector, ...]
     return tuple(dict.fromkeys(result))
 
 
-def site_names(values: list | str | None, variable: str) -> list[str]:
-    """The sites of mfa_tls_include or mfa_tls_exclude as read (a survey's "Intranet, Reports" too), in order."""
-    return list(dict.fromkeys(s.site for s in _selectors(values, variable)))
-
-
 def _site_and_binding(item: dict, where: str) -> tuple[str, str | None]:
     site = item.get("site")
     if not isinstance(site, str) or not site.strip():

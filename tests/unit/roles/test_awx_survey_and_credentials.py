@@ -42,8 +42,9 @@ CREDENTIAL_TYPES = sorted((ROOT / "awx" / "credential_types").glob("*.yml"))
 # place in Python, named here so that a list added to the survey without that normalisation fails this test.
 NORMALISED_LISTS = {
     "mfa_tls_sites": split_names,
-    "mfa_tls_include": lambda typed: scope.site_names(typed, "mfa_tls_include"),
-    "mfa_tls_exclude": lambda typed: scope.site_names(typed, "mfa_tls_exclude"),
+    # As tls_facts reads them: the scope's settings, their sites.
+    "mfa_tls_include": lambda typed: [s.site for s in scope.settings_from({"include": typed}, None).include],
+    "mfa_tls_exclude": lambda typed: [s.site for s in scope.settings_from({"exclude": typed}, None).exclude],
 }
 
 # AWX's survey question types and the Python type of their answers (SURVEY_TYPE_MAPPING).
