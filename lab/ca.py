@@ -133,7 +133,7 @@ class LabCA:
         issuing = f"{kind}-issuing"
         if issuing not in REVOCATION_SERVED:
             return pki.make_leaf(self[issuing], names, **kwargs)
-        not_before = kwargs.get("not_before") or pki.now() - dt.timedelta(days=1)
+        not_before = kwargs.get("not_before") or pki.default_start()
         public = {
             "not_before": not_before,
             "not_after": not_before + PUBLIC_LEAF_VALIDITY,

@@ -102,6 +102,13 @@ def _sign(builder: x509.CertificateBuilder, signer: PrivateKey, hash_alg: hashes
     return x509.load_der_x509_certificate(certificate)
 
 
+def default_start(not_after: dt.datetime | None = None) -> dt.datetime:
+    """A day ago, and never after a day before `not_after`: a caller's "expired a day ago" read the clock an
+    instant earlier, and a second boundary between the two reads would put the start after the end."""
+    start = now() - dt.timedelta(days=1)
+    return min(start, not_after - dt.timedelta(days=1)) if not_after is not None else start
+
+
 def _builder(
     subject: x509.Name,
     issuer: x509.Name,
@@ -110,7 +117,7 @@ def _builder(
     not_after: dt.datetime | None,
     serial_number: int | None = None,
 ) -> x509.CertificateBuilder:
-    start = not_before or now() - dt.timedelta(days=1)
+    start = not_before or default_start(not_after)
     end = not_after or start + dt.timedelta(days=365)
     return (
         x509.CertificateBuilder()
@@ -270,7 +277,7 @@ def make_leaf(
     key = key or new_key()
     subject = _name(common_name or (names[0] if names else "server"))
     issuer_name = issuer.cert.subject if issuer else subject
-    not_before = not_before or now() - dt.timedelta(days=1)
+    not_before = not_before or default_start(not_after)
     builder = (
         _builder(subject, issuer_name, key.public_key(), not_before, not_after, serial_number)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
