@@ -6,7 +6,8 @@ on 127.0.0.1 from a process of their own (tests/support/revocation.py, answers s
 is checked as for a public certificate: one OCSP request per endpoint (`--revocation crl`: leaves with a CRL
 only, as Let's Encrypt issues them since 2025: one download for all). Prints endpoints per second for:
   1. a bare loop: TCP connect + TLS handshake, one after the other, nothing judged;
-  2. the probe engine in-process (handshake, chain evaluation, HTTP GET) with its default concurrency;
+  2. the probe engine in-process (handshake, protocol scan, chain evaluation, HTTP GET, revocation) with its
+     default concurrency, and the same with revocation off (check_revocation: false), to show what it costs;
   3. the real `ansible localhost -m mfa_server.tls.tls_probe` command, start-up included.
 Usage: python bench/probe_throughput.py [--endpoints 200] [--concurrency 16] [--revocation ocsp|crl]
 """
@@ -28,11 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / ".cache" / "collections")]
 
-from ansible_collections.mfa_server.tls.plugins.module_utils import tls_client, trust_store  # noqa: E402
+from ansible_collections.mfa_server.tls.plugins.module_utils import (  # noqa: E402
+    certificates,
+    revocation,
+    tls_client,
+    trust_store,
+)
 from ansible_collections.mfa_server.tls.plugins.module_utils.chain_evaluation import Policy  # noqa: E402
 from ansible_collections.mfa_server.tls.plugins.module_utils.issuer_lookup import IssuerLookup  # noqa: E402
 from ansible_collections.mfa_server.tls.plugins.module_utils.probe import ProbeSettings, probe_all  # noqa: E402
-from ansible_collections.mfa_server.tls.plugins.module_utils.revocation import RevocationChecker  # noqa: E402
 
 HOST = "mfa{index}.bench.test"
 
@@ -90,12 +95,18 @@ def _targets(addresses: list[str]) -> list[dict]:
     return [{"url": f"https://{HOST.format(index=i)}/", "address": a} for i, a in enumerate(addresses)]
 
 
-def engine(addresses: list[str], roots: Path, concurrency: int) -> tuple[float, list[dict]]:
-    return engine_targets(_targets(addresses), roots, concurrency)
+def engine(
+    addresses: list[str], roots: Path, concurrency: int, check_revocation: bool = True
+) -> tuple[float, list[dict]]:
+    return engine_targets(_targets(addresses), roots, concurrency, check_revocation)
 
 
-def engine_targets(target_args: list[dict], roots: Path, concurrency: int) -> tuple[float, list[dict]]:
-    """The probe engine in-process over tls_probe-style targets ({url, address, check_http_status})."""
+def engine_targets(
+    target_args: list[dict], roots: Path, concurrency: int, check_revocation: bool = True
+) -> tuple[float, list[dict]]:
+    """The probe engine in-process over tls_probe-style targets ({url, address, check_http_status}), starting
+    as a task's first run does: nothing parsed or verified yet."""
+    _forget_earlier_runs()
     targets = [
         tls_client.parse_target(t["url"], t.get("address"), t.get("check_http_status", True))
         for t in target_args
@@ -105,11 +116,21 @@ def engine_targets(target_args: list[dict], roots: Path, concurrency: int) -> tu
         issuer_lookup=IssuerLookup([], fetch_aia=False, timeout=10),
         policy=Policy(),
         concurrency=concurrency,
-        revocation=RevocationChecker(timeout=5),  # tls_probe's default
+        # tls_probe's default timeout
+        revocation=revocation.RevocationChecker(timeout=5) if check_revocation else None,
     )
     start = time.perf_counter()
     results = probe_all(targets, settings)
     return time.perf_counter() - start, results
+
+
+def _forget_earlier_runs() -> None:
+    """Empties the engine's per-process caches (parsed certificates, verified links, descriptions), so a run
+    after another over the same endpoints is not cheaper for it."""
+    for module in (certificates, revocation, trust_store):
+        for value in vars(module).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
 
 
 def module(addresses: list[str], roots: Path, concurrency: int) -> float:
@@ -227,6 +248,8 @@ def main() -> None:
                 bare = bare_loop(addresses)
             with CpuTimes(server.pid) as engine_cpu:
                 in_process, results = engine(addresses, roots, options.concurrency)
+            with CpuTimes(server.pid) as unchecked_cpu:
+                unchecked, _results = engine(addresses, roots, options.concurrency, check_revocation=False)
             through_ansible = module(addresses, roots, options.concurrency)
         finally:
             server.terminate()
@@ -243,6 +266,10 @@ def main() -> None:
     print(
         f"tls_probe engine         : {in_process:6.2f} s  {n / in_process:7.1f} endpoints/s  ratio {bare / in_process:.2f}x"
         f"  {engine_cpu}"
+    )
+    print(
+        f"  the same, revocation off: {unchecked:6.2f} s  {n / unchecked:7.1f} endpoints/s  ratio {bare / unchecked:.2f}x"
+        f"  {unchecked_cpu}"
     )
     print(
         f"ansible -m tls_probe     : {through_ansible:6.2f} s  {n / through_ansible:7.1f} endpoints/s  ratio {bare / through_ansible:.2f}x"
